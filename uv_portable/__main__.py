@@ -1,0 +1,6 @@
+"""Allow ``python -m uv_portable``."""
+
+from uv_portable.cli import main
+
+if __name__ == "__main__":
+    main()

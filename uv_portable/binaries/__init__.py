@@ -1,0 +1,1 @@
+"""Read-only binary analysis (ELF, Mach-O) and the narrow patching interface."""

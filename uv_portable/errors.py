@@ -1,0 +1,67 @@
+"""The errors a user can cause, each with a hint and its own exit code.
+
+Exit codes (documented in docs/usage.md):
+  1  verification found problems (``check``, or ``export`` refusing its own result)
+  2  usage: bad arguments or output location
+  3  unexpected crash (a log file is written)
+  4  the source environment is unusable (missing, not a venv, base interpreter gone)
+  5  refused: something in the environment cannot be made portable
+  6  I/O failure while reading the source or writing the output
+  130 interrupted
+"""
+
+from __future__ import annotations
+
+
+class UvPortableError(Exception):
+    """An error caused by the user's input: printed as one line plus a hint."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(UvPortableError):
+    """Bad arguments or an output location that cannot be used."""
+
+    exit_code = 2
+
+
+class VerifyError(UvPortableError):
+    """The result does not pass verification."""
+
+    exit_code = 1
+
+
+class SourceError(UvPortableError):
+    """The source venv or its base interpreter is missing or unsupported."""
+
+    exit_code = 4
+
+
+class RefusedError(UvPortableError):
+    """Something in the environment cannot be made portable."""
+
+    exit_code = 5
+
+
+class OutputError(UvPortableError):
+    """Reading the source or writing the output failed (disk full, permissions)."""
+
+    exit_code = 6
+
+
+class ToolError(UvPortableError):
+    """An external tool (patchelf, uv) failed; the message carries its stderr."""
+
+    exit_code = 6
+
+
+class Interrupted(BaseException):
+    """Raised from a signal handler (SIGTERM) so that cleanup runs as for Ctrl-C."""

@@ -1,0 +1,86 @@
+"""Execute a Plan into a staging folder, never writing outside it."""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from uv_portable.errors import OutputError
+from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, WriteFile
+
+Progress = Callable[[int], None]  # called with bytes done since the last call
+
+
+def safe_dest(root: Path, rel: str) -> Path:
+    """Join a planned relative path to root, refusing anything that would leave it."""
+    norm = posixpath.normpath(rel)
+    if rel.startswith("/") or norm == ".." or norm.startswith("../"):
+        raise OutputError(f"refusing to write outside the output: {rel}")
+    return root / norm
+
+
+def io_error(exc: OSError, path: Path | str, writing: bool) -> OutputError:
+    """Turn an OSError into a one-line OutputError with a useful hint."""
+    if exc.errno == errno.ENOSPC:
+        return OutputError(
+            f"no space left on the device while writing {path}",
+            "free some space or choose an output folder on another disk",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        verb = "write" if writing else "read"
+        return OutputError(
+            f"cannot {verb} {path}: permission denied",
+            "fix the permissions of that file, or run as a user who can read the environment",
+        )
+    return OutputError(f"{'writing' if writing else 'reading'} {path} failed: {exc.strerror}")
+
+
+def _copy(src: Path, dest: Path) -> int:
+    try:
+        shutil.copy2(src, dest)  # sendfile on Linux; keeps mode and mtime (valid .pyc caches)
+    except OSError as exc:
+        writing = exc.errno == errno.ENOSPC or (
+            exc.filename is not None and os.fspath(exc.filename) == os.fspath(dest)
+        )
+        raise io_error(exc, dest if writing else src, writing) from exc
+    return dest.stat().st_size
+
+
+def materialize(plan: Plan, root: Path, progress: Progress | None = None, threads: int = 4) -> None:
+    """Create every directory, file and symlink of the plan below root."""
+    dirs = [a for a in plan.actions if isinstance(a, MakeDir)]
+    try:
+        for d in dirs:
+            safe_dest(root, d.dest).mkdir(parents=True, exist_ok=True)
+        for action in plan.actions:
+            if isinstance(action, MakeSymlink):
+                os.symlink(action.target, safe_dest(root, action.dest))
+            elif isinstance(action, WriteFile):
+                dest = safe_dest(root, action.dest)
+                dest.write_bytes(action.data)
+                os.chmod(dest, action.mode)
+                if action.src is not None:
+                    st = action.src.stat()
+                    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    except OSError as exc:
+        raise io_error(exc, root, writing=True) from exc
+    copies = [a for a in plan.actions if isinstance(a, CopyFile)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        jobs = [pool.submit(_copy, a.src, safe_dest(root, a.dest)) for a in copies]
+        try:
+            for job in jobs:
+                size = job.result()
+                if progress is not None:
+                    progress(size)
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            raise
+    # Modes last: a read-only folder from the source must not stop the copy above.
+    for d in reversed(dirs):
+        os.chmod(safe_dest(root, d.dest), d.mode)

@@ -1,0 +1,176 @@
+"""Frozen values that flow through the pipeline: source, plan, actions, findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+Severity = str  # "error" | "warning" | "info"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The base CPython that a venv points at."""
+
+    prefix: Path  # real path of the base prefix (parent of bin/)
+    executable: Path  # real path of the interpreter binary
+    version: tuple[int, int, int]
+    implementation: str
+    platform: str  # "linux" | "macos"
+    libdir_name: str  # "python3.12" (or "python3.13t" for free-threaded builds)
+
+    @property
+    def stdlib(self) -> Path:
+        """The base's standard library folder."""
+        return self.prefix / "lib" / self.libdir_name
+
+    @property
+    def version_str(self) -> str:
+        """Full version, e.g. 3.12.1."""
+        return ".".join(str(p) for p in self.version)
+
+
+@dataclass(frozen=True)
+class SourceEnv:
+    """A virtual environment as read from disk, before any decision."""
+
+    path: Path  # as given, absolute
+    real_path: Path  # symlinks resolved
+    cfg: tuple[tuple[str, str], ...]  # pyvenv.cfg key/value pairs, in order
+    base: Interpreter
+
+    @property
+    def relocatable(self) -> bool:
+        """Whether uv wrote ``relocatable = true`` (scripts are already relocatable)."""
+        return dict(self.cfg).get("relocatable", "").lower() == "true"
+
+    @property
+    def site_packages(self) -> Path:
+        """The venv's site-packages folder."""
+        return self.path / "lib" / self.base.libdir_name / "site-packages"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something verification or planning noticed about one file."""
+
+    severity: Severity
+    code: str  # stable identifier, e.g. "abs-runpath"
+    path: str  # relative to the tree it was found in (or absolute for source files)
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class CopyFile:
+    """Copy a regular file (content, mode, mtime) into the output."""
+
+    src: Path
+    dest: str
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    """Write new content (a rewritten script, pyvenv.cfg, ...)."""
+
+    dest: str
+    data: bytes
+    mode: int
+    reason: str
+    src: Path | None = None  # the file it replaces, for mtime
+
+
+@dataclass(frozen=True)
+class MakeSymlink:
+    """Create a relative symlink that stays inside the output."""
+
+    dest: str
+    target: str
+
+
+@dataclass(frozen=True)
+class MakeDir:
+    """Create a directory (kept even when empty)."""
+
+    dest: str
+    mode: int = 0o755
+
+
+@dataclass(frozen=True)
+class SetSearchPath:
+    """Rewrite an ELF file's RUNPATH/RPATH after it was copied."""
+
+    dest: str
+    entries: tuple[str, ...]
+    old: tuple[str, ...]
+    as_rpath: bool
+
+
+Action = Union[CopyFile, WriteFile, MakeSymlink, MakeDir, SetSearchPath]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every decision of an export, made before anything is written."""
+
+    source: SourceEnv
+    actions: tuple[Action, ...]
+    findings: tuple[Finding, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings that refuse the export."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    def count(self, kind: type) -> int:
+        """How many actions of one kind the plan holds."""
+        return sum(1 for a in self.actions if isinstance(a, kind))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view of the plan (for ``--dry-run --json``)."""
+        base = self.source.base
+        actions: list[dict[str, Any]] = []
+        for a in self.actions:
+            if isinstance(a, CopyFile):
+                actions.append({"action": "copy", "src": str(a.src), "dest": a.dest})
+            elif isinstance(a, WriteFile):
+                actions.append({"action": "write", "dest": a.dest, "reason": a.reason})
+            elif isinstance(a, MakeSymlink):
+                actions.append({"action": "symlink", "dest": a.dest, "target": a.target})
+            elif isinstance(a, MakeDir):
+                actions.append({"action": "mkdir", "dest": a.dest})
+            else:
+                actions.append(
+                    {
+                        "action": "set-rpath" if a.as_rpath else "set-runpath",
+                        "dest": a.dest,
+                        "old": list(a.old),
+                        "new": list(a.entries),
+                    }
+                )
+        return {
+            "source": str(self.source.path),
+            "base": {
+                "prefix": str(base.prefix),
+                "executable": str(base.executable),
+                "version": base.version_str,
+                "implementation": base.implementation,
+                "platform": base.platform,
+            },
+            "notes": list(self.notes),
+            "findings": [finding_json(f) for f in self.findings],
+            "actions": actions,
+        }
+
+
+def finding_json(f: Finding) -> dict[str, str]:
+    """A finding as a JSON object."""
+    return {
+        "severity": f.severity,
+        "code": f.code,
+        "path": f.path,
+        "message": f.message,
+        "hint": f.hint,
+    }

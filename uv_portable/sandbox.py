@@ -1,0 +1,92 @@
+"""Run a command where the host's Python cannot be reached (bubblewrap).
+
+The root is built from nothing: the host's shared-library folder (with every libpython
+masked), a shell and a few coreutils for scripts, and the tree under test. With ``rootfs``
+(for example a debootstrap'ed Debian), that root is used instead of the host's libraries.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from uv_portable.errors import ToolError
+
+# Commands that relocatable scripts and activate need: /bin/sh, realpath, dirname.
+HOST_COMMANDS = ("sh", "dash", "bash", "realpath", "dirname", "env", "cat", "ls", "true", "uname")
+_HOST_LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64")
+
+
+def bwrap_path() -> str:
+    """The bubblewrap binary, or a ToolError saying how to get it."""
+    found = shutil.which("bwrap")
+    if found is None:
+        raise ToolError("cannot sandbox here: bubblewrap (bwrap) is not installed",
+                        "install it: apt-get install bubblewrap")
+    return found
+
+
+def _host_root_args() -> list[str]:
+    args: list[str] = []
+    for lib in _HOST_LIB_DIRS:
+        if os.path.isdir(lib):
+            args += ["--ro-bind", lib, lib]
+    # The distro's libpython could stand in for a missing one: hide every copy.
+    for lib in _HOST_LIB_DIRS:
+        for masked in sorted(glob.glob(f"{lib}/libpython3*")):
+            if os.path.isfile(masked) and not os.path.islink(masked):
+                args += ["--ro-bind", "/dev/null", masked]
+    args += ["--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin"]
+    if os.path.isdir("/usr/lib64"):
+        args += ["--symlink", "usr/lib64", "/lib64"]
+    for name in HOST_COMMANDS:
+        real = shutil.which(name, path="/usr/bin:/bin")
+        if real is not None:
+            args += ["--ro-bind", os.path.realpath(real), f"/usr/bin/{name}"]
+    return args
+
+
+def sandbox_argv(
+    tree: Path,
+    mount_at: str,
+    argv: Sequence[str],
+    *,
+    rootfs: Path | None = None,
+    binds: Sequence[tuple[Path, str]] = (),
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The bwrap command line that runs argv with tree mounted at mount_at."""
+    args = [bwrap_path(), "--die-with-parent", "--unshare-all", "--clearenv"]
+    if rootfs is not None:
+        args += ["--ro-bind", str(rootfs), "/"]
+    else:
+        args += _host_root_args()
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--bind", str(tree), mount_at]
+    for src, dest in binds:
+        args += ["--ro-bind", str(src), dest]
+    merged = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    merged.update(env or {})
+    for key, value in sorted(merged.items()):
+        args += ["--setenv", key, value]
+    args += ["--chdir", "/tmp", "--", *argv]
+    return args
+
+
+def run_sandboxed(
+    tree: Path,
+    argv: Sequence[str],
+    *,
+    mount_at: str = "/opt/env",
+    rootfs: Path | None = None,
+    binds: Sequence[tuple[Path, str]] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run argv in the sandbox and return what it did (never raises on a failing command)."""
+    command = sandbox_argv(tree, mount_at, argv, rootfs=rootfs, binds=binds, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,0 +1,113 @@
+"""Read a source venv: pyvenv.cfg, the base interpreter, and what it refuses to accept."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from uv_portable.errors import OutputError, SourceError
+from uv_portable.model import Interpreter, SourceEnv
+from uv_portable.scripts import parse_pyvenv_cfg
+
+MIN_VERSION = (3, 9)
+_MACHO_MAGICS = {
+    b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca",
+}
+_HINT_CREATE = "create it with `uv venv --relocatable` and install into it with `uv pip install`"
+
+
+def _parse_version(text: str) -> tuple[int, int, int] | None:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return None
+    return int(match[1]), int(match[2]), int(match[3] or 0)
+
+
+def detect_platform(executable: Path) -> str:
+    """Tell the platform from the interpreter's own bytes, never from the host."""
+    try:
+        with executable.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise OutputError(f"cannot read the base interpreter {executable}: {exc.strerror}") from exc
+    if magic == b"\x7fELF":
+        return "linux"
+    if magic in _MACHO_MAGICS:
+        return "macos"
+    raise SourceError(
+        f"{executable} is neither an ELF nor a Mach-O executable",
+        "the base interpreter must be a native CPython build",
+    )
+
+
+def _libdir_name(venv: Path, version: tuple[int, int, int]) -> str:
+    xy = f"python{version[0]}.{version[1]}"
+    for candidate in (xy, xy + "t"):
+        if (venv / "lib" / candidate).is_dir():
+            return candidate
+    raise SourceError(
+        f"{venv} has no lib/{xy}/site-packages",
+        "the venv looks damaged; recreate it with `uv venv --relocatable`",
+    )
+
+
+def load_source(path: Path) -> SourceEnv:
+    """Read a venv and locate its base interpreter; raise SourceError if unusable."""
+    venv = Path(os.path.abspath(path))
+    if not venv.exists():
+        raise SourceError(f"source environment {venv} does not exist", _HINT_CREATE)
+    cfg_file = venv / "pyvenv.cfg"
+    if not venv.is_dir() or not cfg_file.is_file():
+        raise SourceError(
+            f"{venv} is not a virtual environment (no pyvenv.cfg)",
+            "pass the venv folder (e.g. .venv); " + _HINT_CREATE,
+        )
+    try:
+        cfg = parse_pyvenv_cfg(cfg_file.read_text(encoding="utf-8", errors="surrogateescape"))
+    except OSError as exc:
+        raise OutputError(f"cannot read {cfg_file}: {exc.strerror}", "check its permissions") from exc
+    values = dict(cfg)
+    implementation = values.get("implementation", "CPython")
+    if implementation.lower() != "cpython":
+        raise SourceError(
+            f"{venv} is based on {implementation}; uv-portable supports CPython only",
+            "recreate the venv with a CPython interpreter (`uv venv --python cpython@3.12`)",
+        )
+    version = _parse_version(values.get("version_info") or values.get("version") or "")
+    if version is None:
+        raise SourceError(f"{cfg_file} names no Python version", _HINT_CREATE)
+    if version[:2] < MIN_VERSION:
+        raise SourceError(
+            f"{venv} uses Python {'.'.join(map(str, version))}; the minimum is 3.9",
+            "recreate the venv with Python 3.9 or newer",
+        )
+    home = values.get("home")
+    if not home:
+        raise SourceError(f"{cfg_file} has no `home` key", _HINT_CREATE)
+    libdir = _libdir_name(venv, version)
+    link = venv / "bin" / "python"
+    candidates = [link, Path(home) / libdir, Path(home) / f"python{version[0]}", Path(home) / "python"]
+    executable = next((c.resolve() for c in candidates if c.is_file()), None)
+    if executable is None:
+        raise SourceError(
+            f"the base interpreter of {venv} is gone: home = {home} has no {libdir}",
+            f"reinstall it (`uv python install {version[0]}.{version[1]}`) or recreate the venv",
+        )
+    prefix = executable.parent.parent
+    if not (prefix / "lib" / libdir / "os.py").is_file():
+        raise SourceError(
+            f"the base interpreter {executable} has no standard library at "
+            f"{prefix / 'lib' / libdir}",
+            "uv-portable needs a standard CPython install layout (uv-managed, pyenv, distro)",
+        )
+    base = Interpreter(
+        prefix=prefix,
+        executable=executable,
+        version=version,
+        implementation="CPython",
+        platform=detect_platform(executable),
+        libdir_name=libdir,
+    )
+    return SourceEnv(path=venv, real_path=venv.resolve(), cfg=cfg, base=base)
