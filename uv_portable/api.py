@@ -46,23 +46,30 @@ def check_output_location(src: Path, out: Path, *, force: bool) -> None:
     """Refuse outputs that overlap the source or would clobber data."""
     src_real, out_real = src.resolve(), out.resolve()
     if _inside(out_real, src_real):
-        raise UsageError(f"output {out} is inside the source {src}",
-                         "choose an output folder outside the venv")
+        raise UsageError(
+            f"output {out} is inside the source {src}", "choose an output folder outside the venv"
+        )
     if _inside(src_real, out_real):
-        raise UsageError(f"the source {src} is inside the output {out}",
-                         "choose an output folder that does not contain the venv")
+        raise UsageError(
+            f"the source {src} is inside the output {out}",
+            "choose an output folder that does not contain the venv",
+        )
     parent = out_real.parent
     if not parent.is_dir():
         raise UsageError(f"output folder {parent} does not exist", f"create it: mkdir -p {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"output folder {parent} is not writable",
-                         "choose another output location")
+        raise UsageError(
+            f"output folder {parent} is not writable", "choose another output location"
+        )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UsageError(f"output {out} exists and is not a folder",
-                         "remove it or choose another output path")
+        raise UsageError(
+            f"output {out} exists and is not a folder", "remove it or choose another output path"
+        )
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"output {out} exists and is not empty",
-                         "pass --force to replace it, or choose another output path")
+        raise UsageError(
+            f"output {out} exists and is not empty",
+            "pass --force to replace it, or choose another output path",
+        )
 
 
 def plan_export(src: Path, options: ExportOptions | None = None) -> Plan:
@@ -80,8 +87,10 @@ def refuse_if_needed(plan: Plan) -> None:
     editable = [f for f in errors if f.code == "editable"]
     if editable:
         names = ", ".join(f.message.split(" is an editable")[0] for f in editable)
-        raise RefusedError(f"editable installs cannot be exported: {names}{more}",
-                           "reinstall them non-editable: `uv sync --no-editable`")
+        raise RefusedError(
+            f"editable installs cannot be exported: {names}{more}",
+            "reinstall them non-editable: `uv sync --no-editable`",
+        )
     raise RefusedError(f"{first.path}: {first.message}{more}", first.hint)
 
 
@@ -106,8 +115,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @contextlib.contextmanager
 def staging_dir(out: Path) -> Iterator[Path]:
     """A fresh folder beside out (same filesystem, so the final rename is atomic)."""
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".uv-portable-tmp",
-                                  dir=out.resolve().parent))
+    stage = Path(
+        tempfile.mkdtemp(
+            prefix=f".{out.name}.", suffix=".uv-portable-tmp", dir=out.resolve().parent
+        )
+    )
     try:
         yield stage
     finally:
@@ -118,8 +130,11 @@ def staging_dir(out: Path) -> Iterator[Path]:
 def publish(stage: Path, out: Path) -> None:
     """Move the finished staging folder to out, replacing an old one as late as possible."""
     if out.is_dir():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".uv-portable-old",
-                                    dir=out.resolve().parent))
+        old = Path(
+            tempfile.mkdtemp(
+                prefix=f".{out.name}.", suffix=".uv-portable-old", dir=out.resolve().parent
+            )
+        )
         os.rename(out, old / "tree")
         try:
             os.rename(stage, out)
@@ -168,14 +183,21 @@ def export(
             if source.base.platform == _host_platform():
                 problem = smoke_run(root)
                 if problem is not None:
-                    raise VerifyError(f"the exported interpreter does not work: {problem}",
-                                      "run with --no-verify to keep the output for debugging")
+                    raise VerifyError(
+                        f"the exported interpreter does not work: {problem}",
+                        "run with --no-verify to keep the output for debugging",
+                    )
         publish(root, out)
     files = plan.count(CopyFile) + plan.count(WriteFile)
     size = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     return ExportResult(
-        out=out, plan=plan, files=files, bytes=size, patched=patched,
-        seconds=time.monotonic() - started, findings=plan.findings + findings,
+        out=out,
+        plan=plan,
+        files=files,
+        bytes=size,
+        patched=patched,
+        seconds=time.monotonic() - started,
+        findings=plan.findings + findings,
     )
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Optional
 
 import typer
 
 from uv_portable import __version__, api
 from uv_portable.errors import Interrupted, UvPortableError
+from uv_portable.model import Plan
 from uv_portable.plan import ExportOptions
 
 # typer vendors click in recent versions and depends on it in older ones: find its base class.
@@ -72,8 +75,9 @@ def export(
     ] = False,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
-    options = ExportOptions(keep_tests=keep_tests, keep_config=keep_config,
-                            exclude=tuple(exclude or ()))
+    options = ExportOptions(
+        keep_tests=keep_tests, keep_config=keep_config, exclude=tuple(exclude or ())
+    )
     if dry_run:
         plan = api.plan_export(src, options)
         if as_json:
@@ -85,11 +89,16 @@ def export(
     result = api.export(src, out, options, force=force, verify=not no_verify, say=_say)
     if as_json:
         summary = {
-            "output": str(result.out), "files": result.files, "bytes": result.bytes,
-            "patched_binaries": result.patched, "seconds": round(result.seconds, 3),
+            "output": str(result.out),
+            "files": result.files,
+            "bytes": result.bytes,
+            "patched_binaries": result.patched,
+            "seconds": round(result.seconds, 3),
             "notes": list(result.plan.notes),
-            "findings": [{"severity": f.severity, "code": f.code, "path": f.path,
-                          "message": f.message} for f in result.findings],
+            "findings": [
+                {"severity": f.severity, "code": f.code, "path": f.path, "message": f.message}
+                for f in result.findings
+            ],
         }
         print(json.dumps(summary, indent=2))
         return
@@ -104,14 +113,16 @@ def export(
     )
 
 
-def _print_plan(plan: api.Plan) -> None:
+def _print_plan(plan: Plan) -> None:
     from uv_portable.model import CopyFile, MakeDir, MakeSymlink, SetSearchPath, WriteFile
 
     base = plan.source.base
     print(f"source:  {plan.source.path}")
     print(f"base:    CPython {base.version_str} at {base.prefix} ({base.platform})")
-    print(f"copy:    {plan.count(CopyFile)} files, {plan.count(MakeDir)} folders, "
-          f"{plan.count(MakeSymlink)} symlinks")
+    print(
+        f"copy:    {plan.count(CopyFile)} files, {plan.count(MakeDir)} folders, "
+        f"{plan.count(MakeSymlink)} symlinks"
+    )
     for action in plan.actions:
         if isinstance(action, WriteFile):
             print(f"write:   {action.dest} ({action.reason})")
@@ -145,11 +156,21 @@ def _crash(exc: BaseException) -> int:
     return 3
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("Ctrl-C")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (errors are printed, never raised)."""
     command = typer.main.get_command(app)
+    # Ctrl-C must unwind through our cleanup, not be turned into an exit code by the CLI
+    # framework, so it arrives as our own exception. An ignored SIGINT stays ignored.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
-        command.main(args=argv, prog_name="uv-portable", standalone_mode=False)
+        code = command.main(args=argv, prog_name="uv-portable", standalone_mode=False)
+        if isinstance(code, int):
+            return code  # non-standalone typer returns the code of an Exit
     except UvPortableError as exc:
         _say(f"error: {exc.message}")
         if exc.hint:

@@ -12,6 +12,9 @@ Exit codes (documented in docs/usage.md):
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class UvPortableError(Exception):
     """An error caused by the user's input: printed as one line plus a hint."""
@@ -65,3 +68,19 @@ class ToolError(UvPortableError):
 
 class Interrupted(BaseException):
     """Raised from a signal handler (SIGTERM) so that cleanup runs as for Ctrl-C."""
+
+
+def io_error(exc: OSError, path: os.PathLike[str] | str | None, writing: bool) -> OutputError:
+    """Turn an OSError into a one-line OutputError with a useful hint."""
+    if exc.errno == errno.ENOSPC:
+        return OutputError(
+            f"no space left on the device while writing {path}",
+            "free some space or choose an output folder on another disk",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        verb = "write" if writing else "read"
+        return OutputError(
+            f"cannot {verb} {path}: permission denied",
+            "fix the permissions of that file, or run as a user who can read the environment",
+        )
+    return OutputError(f"{'writing' if writing else 'reading'} {path} failed: {exc.strerror}")

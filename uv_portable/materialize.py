@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from uv_portable.errors import OutputError
+from uv_portable.errors import OutputError, io_error
 from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, WriteFile
 
 Progress = Callable[[int], None]  # called with bytes done since the last call
@@ -22,22 +22,6 @@ def safe_dest(root: Path, rel: str) -> Path:
     if rel.startswith("/") or norm == ".." or norm.startswith("../"):
         raise OutputError(f"refusing to write outside the output: {rel}")
     return root / norm
-
-
-def io_error(exc: OSError, path: Path | str, writing: bool) -> OutputError:
-    """Turn an OSError into a one-line OutputError with a useful hint."""
-    if exc.errno == errno.ENOSPC:
-        return OutputError(
-            f"no space left on the device while writing {path}",
-            "free some space or choose an output folder on another disk",
-        )
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        verb = "write" if writing else "read"
-        return OutputError(
-            f"cannot {verb} {path}: permission denied",
-            "fix the permissions of that file, or run as a user who can read the environment",
-        )
-    return OutputError(f"{'writing' if writing else 'reading'} {path} failed: {exc.strerror}")
 
 
 def _copy(src: Path, dest: Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from uv_portable import __version__
 from uv_portable.binaries.elf import ElfInfo, is_elf, read_elf
-from uv_portable.errors import OutputError, SourceError
+from uv_portable.errors import OutputError, SourceError, io_error
 from uv_portable.model import (
     Action,
     CopyFile,
@@ -40,13 +40,28 @@ OUT = "/uv-portable-out"
 SYSTEM_PREFIXES = frozenset({"/", "/usr", "/usr/local"})
 # Library folders every glibc host searches anyway: dropping them from a RUNPATH is harmless.
 DEFAULT_LIB_DIRS = frozenset(
-    {"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/lib/x86_64-linux-gnu",
-     "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu"}
+    {
+        "/lib",
+        "/lib64",
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+    }
 )
 # Test suites of the standard library (relative to lib/pythonX.Y), left out by default.
 STDLIB_TEST_DIRS = (
-    "test", "idlelib/idle_test", "lib2to3/tests", "tkinter/test", "unittest/test",
-    "ctypes/test", "distutils/tests", "sqlite3/test", "tkinter/test",
+    "test",
+    "idlelib/idle_test",
+    "lib2to3/tests",
+    "tkinter/test",
+    "unittest/test",
+    "ctypes/test",
+    "distutils/tests",
+    "sqlite3/test",
+    "tkinter/test",
 )
 # Runtime data of the base that the standard library loads (Tcl/Tk for tkinter).
 BASE_DATA_GLOBS = ("tcl8*", "tk8*", "itcl*", "thread2*", "tcl9*", "tk9*")
@@ -87,8 +102,10 @@ class _Planner:
             lib = f"lib/{self.base.libdir_name}"
             self.roots += [
                 (f"{prefix.rstrip('/')}/{lib}", f"{OUT}/{lib}"),
-                (f"{prefix.rstrip('/')}/include/{self.base.libdir_name}",
-                 f"{OUT}/include/{self.base.libdir_name}"),
+                (
+                    f"{prefix.rstrip('/')}/include/{self.base.libdir_name}",
+                    f"{OUT}/include/{self.base.libdir_name}",
+                ),
             ]
         else:
             self.roots.append((prefix, OUT))
@@ -244,8 +261,12 @@ class _Planner:
             new = relocate_sysconfigdata(text, match[1]) if match else None
             if new is not None:
                 mode = stat.S_IMODE(action.src.stat().st_mode)
-                self.add(WriteFile(dest, new.encode(), mode, "build prefix -> run-time prefix",
-                                   action.src), "base")
+                self.add(
+                    WriteFile(
+                        dest, new.encode(), mode, "build prefix -> run-time prefix", action.src
+                    ),
+                    "base",
+                )
 
     # -- the venv ------------------------------------------------------------------------------
     def plan_venv(self) -> None:
@@ -288,8 +309,9 @@ class _Planner:
                     changed = relocate_activate(entry.name, text, path)
                     text = changed if changed is not None else text
                 encoded = text.encode("utf-8", errors="surrogateescape")
-                new, reason = (encoded, "activate computes its location") if encoded != data else (
-                    None, "")
+                new, reason = (
+                    (encoded, "activate computes its location") if encoded != data else (None, "")
+                )
             if new is None:
                 self.add(CopyFile(src, dest), "venv")
                 content = data
@@ -300,7 +322,9 @@ class _Planner:
                 content = new
             if any(p.encode() in content for p in build_paths):
                 self.finding(
-                    "warning", "build-path-in-script", dest,
+                    "warning",
+                    "build-path-in-script",
+                    dest,
                     "still names the source venv's absolute path; it will not work elsewhere",
                     "regenerate the venv with `uv venv --relocatable`",
                 )
@@ -323,9 +347,13 @@ class _Planner:
                 dist = info.parent.name.split("-")[0]
                 url = str(data.get("url", "")).removeprefix("file://")
                 editables.append(f"{dist} ({url})")
-                self.finding("error", "editable", str(info.parent),
-                             f"{dist} is an editable install of {url}",
-                             "reinstall non-editable: `uv sync --no-editable`")
+                self.finding(
+                    "error",
+                    "editable",
+                    str(info.parent),
+                    f"{dist} is an editable install of {url}",
+                    "reinstall non-editable: `uv sync --no-editable`",
+                )
         if editables:
             self.notes.append("editable installs cannot be exported: " + ", ".join(editables))
         for pth in sorted(site.glob("*.pth")):
@@ -341,7 +369,9 @@ class _Planner:
                 if mapped is None:
                     if not any(e.startswith(str(pth.parent)) for e in editables):
                         self.finding(
-                            "error", "absolute-pth", str(pth),
+                            "error",
+                            "absolute-pth",
+                            str(pth),
                             f"adds {entry} (outside the environment) to sys.path",
                             "install that code into the venv non-editable, or remove the .pth",
                         )
@@ -351,8 +381,16 @@ class _Planner:
                 changed = True
             if changed:
                 mode = stat.S_IMODE(pth.stat().st_mode)
-                self.add(WriteFile(f"{dest_site}/{pth.name}", "".join(lines).encode(), mode,
-                                   ".pth paths made relative", pth), "venv")
+                self.add(
+                    WriteFile(
+                        f"{dest_site}/{pth.name}",
+                        "".join(lines).encode(),
+                        mode,
+                        ".pth paths made relative",
+                        pth,
+                    ),
+                    "venv",
+                )
 
     # -- binaries ------------------------------------------------------------------------------
     def read(self, path: Path) -> ElfInfo:
@@ -372,7 +410,9 @@ class _Planner:
             for entry in result.dropped:
                 known = posixpath.normpath(entry) in DEFAULT_LIB_DIRS
                 self.finding(
-                    "info" if known else "warning", "runpath-dropped", dest,
+                    "info" if known else "warning",
+                    "runpath-dropped",
+                    dest,
                     f"search-path entry {entry} is outside the environment; dropped",
                 )
             reachable = {expand_origin(e, dest_dir) for e in entries}
@@ -393,9 +433,12 @@ class _Planner:
 def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
     """Decide every action of an export; reads the source, writes nothing."""
     planner = _Planner(source, options or ExportOptions())
-    planner.plan_base()
-    planner.plan_venv()
-    patches = planner.plan_elf()
+    try:
+        planner.plan_base()
+        planner.plan_venv()
+        patches = planner.plan_elf()
+    except OSError as exc:
+        raise io_error(exc, exc.filename, writing=False) from exc
     actions: list[Action] = [planner.dirs[d] for d in sorted(planner.dirs)]
     actions += [planner.files[d] for d in sorted(planner.files)]
     actions += patches

@@ -25,7 +25,7 @@ def expand_origin(entry: str, origin: str) -> str | None:
     """Expand $ORIGIN against a folder; None for entries using other tokens ($LIB...)."""
     for token in _ORIGIN_TOKENS:
         if entry.startswith(token):
-            entry = origin + entry[len(token):]
+            entry = origin + entry[len(token) :]
             break
     if "$" in entry:
         return None

@@ -25,8 +25,10 @@ def bwrap_path() -> str:
     """The bubblewrap binary, or a ToolError saying how to get it."""
     found = shutil.which("bwrap")
     if found is None:
-        raise ToolError("cannot sandbox here: bubblewrap (bwrap) is not installed",
-                        "install it: apt-get install bubblewrap")
+        raise ToolError(
+            "cannot sandbox here: bubblewrap (bwrap) is not installed",
+            "install it: apt-get install bubblewrap",
+        )
     return found
 
 

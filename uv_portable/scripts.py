@@ -9,7 +9,7 @@ from collections.abc import Callable
 # and re-executes it with the `python` next to it, so scripts work from any location.
 _TRAMPOLINE = (
     "#!/bin/sh\n"
-    "'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/'{python}'{args} \"$0\" \"$@\"\n"
+    '\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/\'{python}\'{args} "$0" "$@"\n'
     "' '''\n"
 )
 _LONG_SHEBANG = re.compile(rb"^'''exec' '?(?P<path>/[^' ]+)'?(?P<args>[^\"]*?) \"\$0\" \"\$@\"$")
@@ -29,12 +29,12 @@ def rewrite_shebang(data: bytes, is_build_python: Callable[[str], bool]) -> byte
     """
     if not data.startswith(b"#!"):
         return None
-    first, sep, rest = data.partition(b"\n")
+    first, _, rest = data.partition(b"\n")
     command = first[2:].strip()
     if command in (b"/bin/sh", b"/usr/bin/sh"):
-        second, sep2, tail = rest.partition(b"\n")
+        second, _, tail = rest.partition(b"\n")
         match = _LONG_SHEBANG.match(second.rstrip(b"\r"))
-        third, sep3, body = tail.partition(b"\n")
+        third, _, body = tail.partition(b"\n")
         if match and third.strip() == b"' '''" and is_build_python(match["path"].decode()):
             return trampoline(args=match["args"].decode().strip()) + body
         return None
@@ -51,17 +51,23 @@ def rewrite_shebang(data: bytes, is_build_python: Callable[[str], bool]) -> byte
 # uv's activate scripts differ between relocatable and absolute venvs in these lines only.
 _ACTIVATE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
     "activate": (
-        ("VIRTUAL_ENV='{venv}'", "VIRTUAL_ENV=''\"$(dirname -- \"$(dirname -- \"$(realpath -- "
-         "\"$SCRIPT_PATH\")\")\")\"''"),
+        (
+            "VIRTUAL_ENV='{venv}'",
+            'VIRTUAL_ENV=\'\'"$(dirname -- "$(dirname -- "$(realpath -- "$SCRIPT_PATH")")")"\'\'',
+        ),
         ('if [ "false" = "true" ]; then', 'if [ "true" = "true" ]; then'),
     ),
     "activate.fish": (
-        ("set -gx VIRTUAL_ENV '{venv}'",
-         "set -gx VIRTUAL_ENV ''(dirname -- (dirname -- (realpath -- (status -f))))''"),
+        (
+            "set -gx VIRTUAL_ENV '{venv}'",
+            "set -gx VIRTUAL_ENV ''(dirname -- (dirname -- (realpath -- (status -f))))''",
+        ),
     ),
     "activate.nu": (
-        ("const virtual_env = '{venv}'",
-         "const virtual_env = (path self | path dirname | path dirname)"),
+        (
+            "const virtual_env = '{venv}'",
+            "const virtual_env = (path self | path dirname | path dirname)",
+        ),
     ),
     "activate.bat": (('@for %%i in ("{venv}") do', '@for %%i in ("%~dp0..") do'),),
 }
@@ -113,7 +119,7 @@ def pth_path_lines(text: str) -> list[str]:
     return out
 
 
-_SYSCONFIG_FIXUP = '''
+_SYSCONFIG_FIXUP = """
 
 # Added by uv-portable: the values above name the prefix this interpreter was built for.
 # Point them at the folder the environment is unpacked in, whatever that is.
@@ -127,7 +133,7 @@ def _uv_portable_relocate():
 
 _uv_portable_relocate()
 del _uv_portable_relocate
-'''
+"""
 
 
 def relocate_sysconfigdata(text: str, build_prefix: str) -> str | None:

