@@ -14,15 +14,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from uv_portable.archive import (
+    ArchiveOptions,
+    ArchiveSummary,
+    output_format,
+    source_date_epoch,
+    write_archive,
+)
+from uv_portable.build import create_project_venv, temporary_venv_dir
+from uv_portable.config import Options
 from uv_portable.errors import Interrupted, RefusedError, UsageError, VerifyError
 from uv_portable.materialize import materialize
-from uv_portable.model import CopyFile, Finding, Plan, SetSearchPath, WriteFile
+from uv_portable.model import CopyFile, Finding, Plan, WriteFile
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.source import load_source
 from uv_portable.verify import smoke_run, verify_tree
 
 Say = Callable[[str], None]
+# Given a label and a byte total, a context manager yielding an "advance by n bytes" callback.
+ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(frozen=True)
@@ -36,18 +47,19 @@ class ExportResult:
     patched: int
     seconds: float
     findings: tuple[Finding, ...]
+    archive: ArchiveSummary | None = None
 
 
 def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-def check_output_location(src: Path, out: Path, *, force: bool) -> None:
+def check_output_location(src: Path, out: Path, *, force: bool, fmt: str = "dir") -> None:
     """Refuse outputs that overlap the source or would clobber data."""
     src_real, out_real = src.resolve(), out.resolve()
     if _inside(out_real, src_real):
         raise UsageError(
-            f"output {out} is inside the source {src}", "choose an output folder outside the venv"
+            f"output {out} is inside the source {src}", "choose an output path outside the venv"
         )
     if _inside(src_real, out_real):
         raise UsageError(
@@ -61,13 +73,24 @@ def check_output_location(src: Path, out: Path, *, force: bool) -> None:
         raise UsageError(
             f"output folder {parent} is not writable", "choose another output location"
         )
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if fmt == "dir":
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise UsageError(
+                f"output {out} exists and is not a folder",
+                "remove it or choose another output path",
+            )
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise UsageError(
+                f"output {out} exists and is not empty",
+                "pass --force to replace it, or choose another output path",
+            )
+    elif out.is_dir():
         raise UsageError(
-            f"output {out} exists and is not a folder", "remove it or choose another output path"
+            f"output {out} is a folder, not a {fmt} file", "choose a file name such as env.tar.gz"
         )
-    if out.is_dir() and any(out.iterdir()) and not force:
+    elif out.exists() and not force:
         raise UsageError(
-            f"output {out} exists and is not empty",
+            f"output {out} already exists",
             "pass --force to replace it, or choose another output path",
         )
 
@@ -152,57 +175,148 @@ def export(
     out: Path,
     options: ExportOptions | None = None,
     *,
+    archive: ArchiveOptions | None = None,
     force: bool = False,
     verify: bool = True,
     say: Say | None = None,
+    progress: ProgressFactory | None = None,
 ) -> ExportResult:
-    """Export the venv at src as a self-contained directory at out."""
+    """Export the venv at src as a self-contained folder (or, with archive, an archive) at out."""
     started = time.monotonic()
     emit = say or (lambda message: None)
     src, out = Path(os.path.abspath(src)), Path(os.path.abspath(out))
+    fmt = archive.format if archive is not None else "dir"
     source = load_source(src)
-    check_output_location(src, out, force=force)
+    check_output_location(src, out, force=force, fmt=fmt)
     plan = make_plan(source, options)
     refuse_if_needed(plan)
     for note in plan.notes:
         emit(note)
+    total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
+    summary: ArchiveSummary | None = None
     with _terminate_as_interrupt(), staging_dir(out) as stage:
         root = stage / "tree"
         root.mkdir()
-        materialize(plan, root)
+        with _progress(progress, "copying", total) as advance:
+            materialize(plan, root, advance, link=archive is not None)
         patched = patch_binaries(plan, root)
-        findings: tuple[Finding, ...] = ()
-        if verify:
-            findings = tuple(verify_tree(root))
-            errors = [f for f in findings if f.severity == "error"]
-            if errors:
-                raise VerifyError(
-                    f"the export would not be portable: {errors[0].path}: {errors[0].message}",
-                    errors[0].hint or "report this to uv-portable with the venv's details",
-                )
-            if source.base.platform == _host_platform():
-                problem = smoke_run(root)
-                if problem is not None:
-                    raise VerifyError(
-                        f"the exported interpreter does not work: {problem}",
-                        "run with --no-verify to keep the output for debugging",
-                    )
-        publish(root, out)
-    files = plan.count(CopyFile) + plan.count(WriteFile)
-    size = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
+        findings = _verify(root, source.base.platform) if verify else ()
+        if archive is None:
+            publish(root, out)
+        else:
+            with _progress(progress, f"writing {out.name}", total) as advance:
+                summary = write_archive(root, out, archive, advance)
     return ExportResult(
         out=out,
         plan=plan,
-        files=files,
-        bytes=size,
+        files=plan.count(CopyFile) + plan.count(WriteFile),
+        bytes=total,
         patched=patched,
         seconds=time.monotonic() - started,
         findings=plan.findings + findings,
+        archive=summary,
     )
+
+
+def _verify(root: Path, platform: str) -> tuple[Finding, ...]:
+    findings = tuple(verify_tree(root))
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise VerifyError(
+            f"the export would not be portable: {errors[0].path}: {errors[0].message}",
+            errors[0].hint or "report this to uv-portable with the venv's details",
+        )
+    if platform == _host_platform():
+        problem = smoke_run(root)
+        if problem is not None:
+            raise VerifyError(
+                f"the exported interpreter does not work: {problem}",
+                "run with --no-verify to keep the output for debugging",
+            )
+    return findings
+
+
+@contextlib.contextmanager
+def _progress(
+    factory: ProgressFactory | None, label: str, total: int
+) -> Iterator[Callable[[int], None] | None]:
+    if factory is None:
+        yield None
+        return
+    with factory(label, total) as advance:
+        yield advance
+
+
+def archive_options(fmt: str, opts: Options) -> ArchiveOptions | None:
+    """ArchiveOptions for an archive format (None for a folder), from merged options."""
+    if fmt == "dir":
+        return None
+    return ArchiveOptions(
+        format=fmt,
+        level=opts.compression_level,
+        threads=opts.threads,
+        arcroot=opts.arcroot,
+        mtime=source_date_epoch(),
+    )
+
+
+def export_options(opts: Options) -> ExportOptions:
+    """The planner's options from merged options."""
+    return ExportOptions(keep_tests=opts.keep_tests, exclude=opts.exclude)
+
+
+def build(
+    project: Path,
+    opts: Options,
+    *,
+    output: Path | None = None,
+    force: bool = False,
+    verify: bool = True,
+    say: Say | None = None,
+    progress: ProgressFactory | None = None,
+) -> ExportResult:
+    """Create a fresh relocatable venv of a uv project and export it; the project's .venv is
+    never touched."""
+    project = Path(os.path.abspath(project))
+    out = output if output is not None else project / (opts.output or default_output(project))
+    out = Path(os.path.abspath(out))
+    fmt = output_format(out, opts.format)
+    if output is None:
+        out.parent.mkdir(parents=True, exist_ok=True)  # like `uv build`, which creates dist/
+    work = temporary_venv_dir()
+    try:
+        venv = work / "venv"
+        check_output_location(venv, out, force=force, fmt=fmt)
+        (say or (lambda m: None))(f"creating a fresh environment of {project} with uv")
+        create_project_venv(
+            project,
+            venv,
+            python=opts.python,
+            groups=opts.groups,
+            extras=opts.extras,
+            no_dev=opts.no_dev,
+        )
+        return export(
+            venv,
+            out,
+            export_options(opts),
+            archive=archive_options(fmt, opts),
+            force=force,
+            verify=verify,
+            say=say,
+            progress=progress,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def default_output(project: Path) -> str:
+    """Where build writes when the config names no output."""
+    return f"dist/{project.name}-portable"
 
 
 def _host_platform() -> str:
     return "macos" if sys.platform == "darwin" else "linux"
 
 
-__all__ = ["ExportOptions", "ExportResult", "SetSearchPath", "export", "plan_export"]
+__all__ = ["ArchiveOptions", "ExportOptions", "ExportResult", "export", "plan_export"]

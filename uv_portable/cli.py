@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from uv_portable import __version__, api
-from uv_portable.errors import Interrupted, UvPortableError
-from uv_portable.model import Plan
+from uv_portable.archive import output_format
+from uv_portable.config import Options, load_config, target_names
+from uv_portable.errors import Interrupted, UsageError, UvPortableError
+from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, SetSearchPath, WriteFile
 from uv_portable.plan import ExportOptions
 
 # typer vendors click in recent versions and depends on it in older ones: find its base class.
@@ -31,9 +35,60 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Options shared by export and build. Optional[...] because typer needs it on Python 3.9.
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+NoVerify = Annotated[bool, typer.Option("--no-verify", help="Skip the check of the result.")]
+Format = Annotated[
+    Optional[str],
+    typer.Option("--format", help="dir, tar, tar.gz, tgz, tar.zst or zip (default: from OUT)."),
+]
+Level = Annotated[
+    Optional[int],
+    typer.Option("--level", help="Compression level (gzip/zip 0-9, zstd 1-22)."),
+]
+Threads = Annotated[
+    Optional[int],
+    typer.Option("--threads", help="Compression threads (default: all cores)."),
+]
+Arcroot = Annotated[
+    Optional[str],
+    typer.Option("--arcroot", help="Put the archive's members under this folder."),
+]
+KeepTests = Annotated[
+    Optional[bool],
+    typer.Option("--keep-tests/--no-keep-tests", help="Keep the standard library's tests."),
+]
+Exclude = Annotated[
+    Optional[list[str]],
+    typer.Option("--exclude", help="Leave out output paths matching this glob (repeatable)."),
+]
+Target = Annotated[
+    Optional[str],
+    typer.Option("--target", help="Use [tool.uv-portable.targets.NAME] of the config."),
+]
+
 
 def _say(message: str) -> None:
     print(f"uv-portable: {message}", file=sys.stderr)
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextlib.contextmanager
+def _rich_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    columns = ("{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _progress() -> api.ProgressFactory | None:
+    return _rich_progress if _interactive() else None
 
 
 def _version(value: bool) -> None:
@@ -51,44 +106,167 @@ def _root(
     """Make uv virtual environments self-contained and relocatable."""
 
 
+def _project_config(project: Path, target: str | None) -> Options:
+    if (project / "pyproject.toml").is_file():
+        return load_config(project, target)
+    if target is not None:
+        raise UsageError(
+            f"--target {target}: no pyproject.toml in {project}", "run in the project folder"
+        )
+    return Options()
+
+
 @app.command()
 def export(
     src: Annotated[Path, typer.Argument(help="The venv to export (e.g. .venv).")],
-    out: Annotated[Path, typer.Argument(help="The output folder (must not exist or be empty).")],
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output.")] = False,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Output folder or archive (default: `output` from the config)."),
+    ] = None,
+    force: Force = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    keep_tests: Annotated[
-        bool, typer.Option("--keep-tests", help="Keep the standard library's test suite.")
-    ] = False,
-    keep_config: Annotated[
-        bool, typer.Option("--keep-config", help="Keep lib/pythonX.Y/config-* (static libpython).")
-    ] = False,
-    exclude: Annotated[
-        Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.9
-        typer.Option("--exclude", help="Leave out output paths matching this glob (repeatable)."),
-    ] = None,
-    no_verify: Annotated[
-        bool, typer.Option("--no-verify", help="Skip the check of the result.")
-    ] = False,
+    as_json: AsJson = False,
+    fmt: Format = None,
+    level: Level = None,
+    threads: Threads = None,
+    arcroot: Arcroot = None,
+    keep_tests: KeepTests = None,
+    exclude: Exclude = None,
+    target: Target = None,
+    no_verify: NoVerify = False,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
-    options = ExportOptions(
-        keep_tests=keep_tests, keep_config=keep_config, exclude=tuple(exclude or ())
+    cwd = Path.cwd()
+    opts = _project_config(cwd, target).merged(
+        format=fmt,
+        compression_level=level,
+        threads=threads,
+        arcroot=arcroot,
+        keep_tests=keep_tests,
+        exclude=tuple(exclude) if exclude else None,
     )
+    if out is None:
+        if opts.output is None:
+            raise UsageError(
+                "no output given",
+                "pass OUT, or set `output` in [tool.uv-portable] of pyproject.toml",
+            )
+        out = cwd / opts.output
     if dry_run:
-        plan = api.plan_export(src, options)
+        plan = api.plan_export(src, api.export_options(opts))
         if as_json:
             print(json.dumps(plan.to_json(), indent=2))
         else:
             _print_plan(plan)
         api.refuse_if_needed(plan)
         return
-    result = api.export(src, out, options, force=force, verify=not no_verify, say=_say)
+    archive = api.archive_options(output_format(out, opts.format), opts)
+    result = api.export(
+        src,
+        out,
+        api.export_options(opts),
+        archive=archive,
+        force=force,
+        verify=not no_verify,
+        say=_say,
+        progress=_progress(),
+    )
+    _report(result, as_json)
+
+
+@app.command()
+def build(
+    project: Annotated[
+        Path, typer.Argument(help="The uv project folder (default: the current folder).")
+    ] = Path("."),
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="Output folder or archive (overrides the config)."),
+    ] = None,
+    target: Target = None,
+    python: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--python", help="Python version request passed to uv."),
+    ] = None,
+    group: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--group", help="Include this dependency group (repeatable)."),
+    ] = None,
+    extra: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--extra", help="Include this extra (repeatable)."),
+    ] = None,
+    fmt: Format = None,
+    level: Level = None,
+    threads: Threads = None,
+    arcroot: Arcroot = None,
+    keep_tests: KeepTests = None,
+    exclude: Exclude = None,
+    force: Force = False,
+    as_json: AsJson = False,
+    no_verify: NoVerify = False,
+) -> None:
+    """Build the portable environment of a uv project, as configured in [tool.uv-portable]."""
+    project = Path(os.path.abspath(project))
+    opts = load_config(project, target)
+    _say(f"config: {'; '.join(opts.sources)}")
+    opts = opts.merged(
+        python=python,
+        groups=tuple(group) if group else None,
+        extras=tuple(extra) if extra else None,
+        format=fmt,
+        compression_level=level,
+        threads=threads,
+        arcroot=arcroot,
+        keep_tests=keep_tests,
+        exclude=tuple(exclude) if exclude else None,
+    )
+    result = api.build(
+        project,
+        opts,
+        output=output,
+        force=force,
+        verify=not no_verify,
+        say=_say,
+        progress=_progress(),
+    )
+    _report(result, as_json)
+
+
+@app.command("config")
+def config_command(
+    paths: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Argument(help="Project folders or pyproject.toml files (default: current folder)."),
+    ] = None,
+    target: Target = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only validate (every target); print nothing on success."),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Show the merged [tool.uv-portable] configuration, or validate it (--check)."""
+    for path in paths or [Path(".")]:
+        project = path.parent if path.name == "pyproject.toml" else path
+        opts = load_config(project, target)
+        if check:
+            for name in target_names(project):
+                load_config(project, name)
+            continue
+        if as_json:
+            print(json.dumps({**opts.to_json(), "sources": list(opts.sources)}, indent=2))
+        else:
+            print(f"# {'; '.join(opts.sources)}")
+            for key, value in opts.to_json().items():
+                print(f"{key} = {json.dumps(value)}")
+
+
+def _report(result: api.ExportResult, as_json: bool) -> None:
     if as_json:
-        summary = {
+        summary: dict[str, Any] = {
             "output": str(result.out),
             "files": result.files,
             "bytes": result.bytes,
@@ -100,22 +278,25 @@ def export(
                 for f in result.findings
             ],
         }
+        if result.archive is not None:
+            summary["archive_bytes"] = result.archive.bytes_out
         print(json.dumps(summary, indent=2))
         return
     for f in result.findings:
         if f.severity == "warning":
             _say(f"warning: {f.path}: {f.message}")
     base = result.plan.source.base
+    size = f"{result.bytes / 1e6:.1f} MB"
+    if result.archive is not None:
+        size += f" -> {result.archive.bytes_out / 1e6:.1f} MB"
     _say(
         f"exported {result.plan.source.path} (CPython {base.version_str}) to {result.out}: "
-        f"{result.files} files, {result.bytes / 1e6:.1f} MB, {result.patched} binaries patched, "
+        f"{result.files} files, {size}, {result.patched} binaries patched, "
         f"{result.seconds:.1f}s"
     )
 
 
 def _print_plan(plan: Plan) -> None:
-    from uv_portable.model import CopyFile, MakeDir, MakeSymlink, SetSearchPath, WriteFile
-
     base = plan.source.base
     print(f"source:  {plan.source.path}")
     print(f"base:    CPython {base.version_str} at {base.prefix} ({base.platform})")
@@ -192,3 +373,6 @@ def run(argv: list[str] | None = None) -> int:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(run())
+
+
+__all__ = ["ExportOptions", "app", "main", "run"]

@@ -65,6 +65,10 @@ class ToolError(UvPortableError):
 
     exit_code = 6
 
+    def __init__(self, message: str, hint: str = "", output: str = "") -> None:
+        super().__init__(message, hint)
+        self.output = output
+
 
 class Interrupted(BaseException):
     """Raised from a signal handler (SIGTERM) so that cleanup runs as for Ctrl-C."""

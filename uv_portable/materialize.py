@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from uv_portable.errors import OutputError, io_error
-from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, WriteFile
+from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, SetSearchPath, WriteFile
 
 Progress = Callable[[int], None]  # called with bytes done since the last call
 
@@ -24,7 +24,15 @@ def safe_dest(root: Path, rel: str) -> Path:
     return root / norm
 
 
-def _copy(src: Path, dest: Path) -> int:
+def _copy(src: Path, dest: Path, link: bool) -> int:
+    if link:
+        # Only for a throw-away staging tree that is archived and deleted: never for a
+        # folder the user keeps (editing it would edit the source venv).
+        try:
+            os.link(src, dest)
+            return dest.stat().st_size
+        except OSError:
+            pass  # another filesystem, or links not allowed: copy instead
     try:
         shutil.copy2(src, dest)  # sendfile on Linux; keeps mode and mtime (valid .pyc caches)
     except OSError as exc:
@@ -35,8 +43,19 @@ def _copy(src: Path, dest: Path) -> int:
     return dest.stat().st_size
 
 
-def materialize(plan: Plan, root: Path, progress: Progress | None = None, threads: int = 4) -> None:
-    """Create every directory, file and symlink of the plan below root."""
+def materialize(
+    plan: Plan,
+    root: Path,
+    progress: Progress | None = None,
+    *,
+    link: bool = False,
+    threads: int = 4,
+) -> None:
+    """Create every directory, file and symlink of the plan below root.
+
+    With ``link``, files that no later step rewrites are hard-linked instead of copied.
+    """
+    patched = {a.dest for a in plan.actions if isinstance(a, SetSearchPath)}
     dirs = [a for a in plan.actions if isinstance(a, MakeDir)]
     try:
         for d in dirs:
@@ -55,7 +74,10 @@ def materialize(plan: Plan, root: Path, progress: Progress | None = None, thread
         raise io_error(exc, root, writing=True) from exc
     copies = [a for a in plan.actions if isinstance(a, CopyFile)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        jobs = [pool.submit(_copy, a.src, safe_dest(root, a.dest)) for a in copies]
+        jobs = [
+            pool.submit(_copy, a.src, safe_dest(root, a.dest), link and a.dest not in patched)
+            for a in copies
+        ]
         try:
             for job in jobs:
                 size = job.result()

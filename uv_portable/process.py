@@ -19,8 +19,12 @@ def run_tool(
     hint: str = "",
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    hints: Sequence[tuple[str, str]] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command, log it, and turn a failure into a ToolError carrying its stderr."""
+    """Run a command, log it, and turn a failure into a ToolError carrying its stderr.
+
+    ``hints`` maps a text found in the tool's output to a better hint than the default.
+    """
     log.debug("run: %s", shlex.join(argv))
     try:
         proc = subprocess.run(
@@ -29,8 +33,10 @@ def run_tool(
     except FileNotFoundError as exc:
         raise ToolError(f"{what}: {argv[0]} is not installed", hint) from exc
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        tail = detail[-1] if detail else f"exit code {proc.returncode}"
+        output = (proc.stderr or proc.stdout).strip()
+        detail = [line for line in output.splitlines() if line.strip()]
+        tail = detail[-1].strip() if detail else f"exit code {proc.returncode}"
         log.debug("stderr of %s:\n%s", argv[0], proc.stderr)
-        raise ToolError(f"{what} failed: {tail}", hint)
+        chosen = next((h for needle, h in hints if needle in output), hint)
+        raise ToolError(f"{what} failed: {tail}", chosen, output=output)
     return proc

@@ -1,0 +1,57 @@
+"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), bench."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.reuse_existing_virtualenvs = True
+
+SOURCES = ["uv_portable", "tests", "bench", "noxfile.py"]
+
+
+def _sync(session: nox.Session) -> None:
+    """Install the locked project and its dev group into the session's venv."""
+    session.run_install(
+        "uv", "sync", "--frozen", "--group", "dev",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        silent=True,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    _sync(session)
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    _sync(session)
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests."""
+    _sync(session)
+    session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """Exports run with the build interpreter hidden (bubblewrap), CPython 3.9-3.13."""
+    _sync(session)
+    session.run("pytest", "tests/e2e", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against venv-pack, tar | pigz and cp -a; prints ratios."""
+    _sync(session)
+    session.install("venv-pack")
+    session.run("python", "bench/run.py", *session.posargs)

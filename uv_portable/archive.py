@@ -1,0 +1,261 @@
+"""Deterministic tar / tar.gz / tar.zst / zip writers over an export tree; temp file + rename."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from uv_portable.errors import UsageError, io_error
+
+ARCHIVE_FORMATS = ("tar", "tar.gz", "tar.zst", "zip")
+_SUFFIXES = (
+    (".tar.gz", "tar.gz"),
+    (".tgz", "tar.gz"),
+    (".tar.zst", "tar.zst"),
+    (".tzst", "tar.zst"),
+    (".tar", "tar"),
+    (".zip", "zip"),
+)
+# Suffixes that look like an archive we do not write: refuse instead of making a folder.
+_UNSUPPORTED = (
+    ".tar.bz2",
+    ".tbz2",
+    ".tar.xz",
+    ".txz",
+    ".7z",
+    ".rar",
+    ".gz",
+    ".zst",
+    ".bz2",
+    ".xz",
+    ".whl",
+)
+DEFAULT_LEVELS = {"tar.gz": 6, "tar.zst": 3, "zip": 6, "tar": 0}
+ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip member can carry
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ArchiveOptions:
+    """How to write an archive."""
+
+    format: str
+    level: int | None = None
+    threads: int | None = None
+    arcroot: str | None = None
+    mtime: int = ZIP_EPOCH
+
+
+@dataclass(frozen=True)
+class ArchiveSummary:
+    """What was written."""
+
+    members: int
+    bytes_in: int
+    bytes_out: int
+
+
+@dataclass(frozen=True)
+class Member:
+    """One entry of the tree, in archive order."""
+
+    arcname: str
+    path: Path
+    kind: str  # "dir" | "file" | "symlink" | "hardlink"
+    mode: int
+    size: int = 0
+    link: str = ""
+
+
+def output_format(path: Path, explicit: str | None = None) -> str:
+    """The format of an output path: its suffix, or `explicit` (--format); "dir" for folders."""
+    if explicit is not None:
+        normal = {"tgz": "tar.gz"}.get(explicit, explicit)
+        if normal not in (*ARCHIVE_FORMATS, "dir"):
+            raise UsageError(
+                f"unknown format {explicit!r}", "use one of: dir, tar, tar.gz, tgz, tar.zst, zip"
+            )
+        return normal
+    name = path.name.lower()
+    for suffix, fmt in _SUFFIXES:
+        if name.endswith(suffix):
+            return fmt
+    for suffix in _UNSUPPORTED:
+        if name.endswith(suffix):
+            raise UsageError(
+                f"unsupported archive type {suffix!r} for {path}",
+                "use .tar.gz, .tgz, .tar.zst, .tar or .zip (or --format)",
+            )
+    return "dir"
+
+
+def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH if set (reproducible builds), else 1980-01-01."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if value.isdigit():
+        return max(int(value), ZIP_EPOCH)
+    return ZIP_EPOCH
+
+
+def _normal_mode(kind: str, mode: int) -> int:
+    if kind == "dir":
+        return 0o755
+    if kind == "symlink":
+        return 0o777
+    return 0o755 if mode & 0o111 else 0o644
+
+
+def collect(root: Path, arcroot: str | None = None) -> list[Member]:
+    """Every entry below root, sorted, with hard links recognised by inode."""
+    members: list[Member] = []
+    seen: dict[tuple[int, int], str] = {}
+    prefix = f"{arcroot.strip('/')}/" if arcroot else ""
+    if arcroot:
+        members.append(Member(arcroot.strip("/"), root, "dir", 0o755))
+
+    def walk(folder: Path, rel: str) -> None:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            name = f"{prefix}{rel}{entry.name}"
+            st = entry.stat(follow_symlinks=False)
+            path = Path(entry.path)
+            if stat.S_ISLNK(st.st_mode):
+                members.append(Member(name, path, "symlink", 0o777, link=os.readlink(path)))
+            elif stat.S_ISDIR(st.st_mode):
+                members.append(Member(name, path, "dir", 0o755))
+                walk(path, f"{rel}{entry.name}/")
+            elif stat.S_ISREG(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                mode = _normal_mode("file", st.st_mode)
+                if st.st_nlink > 1 and key in seen:
+                    members.append(Member(name, path, "hardlink", mode, link=seen[key]))
+                else:
+                    seen[key] = name
+                    members.append(Member(name, path, "file", mode, st.st_size))
+
+    walk(root, "")
+    return members
+
+
+@contextmanager
+def _atomic(dest: Path) -> Iterator[BinaryIO]:
+    """A temp file beside dest, renamed over it on success and removed on any failure."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".uv-portable-tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def _compressed(fh: BinaryIO, fmt: str, level: int, threads: int) -> Iterator[IO[bytes]]:
+    if fmt == "tar":
+        yield fh
+    elif fmt == "tar.gz":
+        from zlib_ng import gzip_ng_threaded
+
+        # Multithreaded deflate; the header carries no name and mtime 0, so it is reproducible.
+        with gzip_ng_threaded.open(  # type: ignore[no-untyped-call]
+            fh, "wb", compresslevel=level, threads=threads
+        ) as gz:
+            yield gz
+    else:
+        import zstandard
+
+        compressor = zstandard.ZstdCompressor(level=level, threads=threads)
+        with compressor.stream_writer(fh, closefd=False) as zst:
+            yield zst
+
+
+def _write_tar(
+    members: list[Member], out: IO[bytes], mtime: int, progress: Progress | None
+) -> None:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+        for m in members:
+            info = tarfile.TarInfo(m.arcname)
+            info.mtime, info.mode = mtime, m.mode
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if m.kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif m.kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, m.link
+                tar.addfile(info)
+            elif m.kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, m.link
+                tar.addfile(info)
+            else:
+                info.size = m.size
+                with m.path.open("rb") as fh:
+                    tar.addfile(info, fh)
+                if progress is not None:
+                    progress(m.size)
+
+
+def _write_zip(
+    members: list[Member], out: BinaryIO, level: int, mtime: int, progress: Progress | None
+) -> None:
+    stamp = time.gmtime(max(mtime, ZIP_EPOCH))[:6]
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+        for m in members:
+            path = m.path
+            if m.kind == "symlink":
+                # Zip symlinks are unreliable on executors: store the target's content instead.
+                if path.is_dir():
+                    continue  # e.g. lib64 -> lib: a second copy of the whole tree, skipped
+                path = path.resolve()
+            name = m.arcname + ("/" if m.kind == "dir" else "")
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.create_system = 3  # unix, so that modes are honoured by unzip
+            mode = m.mode if m.kind != "symlink" else _normal_mode("file", path.stat().st_mode)
+            kind_bits = stat.S_IFDIR if m.kind == "dir" else stat.S_IFREG
+            info.external_attr = (kind_bits | mode) << 16
+            if m.kind == "dir":
+                info.external_attr |= 0x10
+                zf.writestr(info, b"")
+                continue
+            info.compress_type = zipfile.ZIP_DEFLATED
+            size = path.stat().st_size
+            with path.open("rb") as src, zf.open(info, "w", force_zip64=size > 2**31) as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+            if progress is not None:
+                progress(size)
+
+
+def write_archive(
+    root: Path, dest: Path, options: ArchiveOptions, progress: Progress | None = None
+) -> ArchiveSummary:
+    """Write the tree at root as an archive at dest, atomically."""
+    fmt = options.format
+    level = options.level if options.level is not None else DEFAULT_LEVELS[fmt]
+    threads = options.threads or os.cpu_count() or 1
+    members = collect(root, options.arcroot)
+    try:
+        with _atomic(dest) as fh:
+            if fmt == "zip":
+                _write_zip(members, fh, level, options.mtime, progress)
+            else:
+                with _compressed(fh, fmt, level, threads) as stream:
+                    _write_tar(members, stream, options.mtime, progress)
+    except OSError as exc:
+        raise io_error(exc, dest, writing=True) from exc
+    size_in = sum(m.size for m in members)
+    return ArchiveSummary(len(members), size_in, dest.stat().st_size)

@@ -1,0 +1,107 @@
+"""``uv-portable build``: a fresh relocatable venv of a uv project, exported per its config."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from uv_portable.errors import ToolError, UsageError
+from uv_portable.process import run_tool
+
+MIN_UV = (0, 5, 0)
+_UV_HINTS = (
+    ("needs to be updated", "the lock file is out of date: run `uv lock` and commit uv.lock"),
+    ("No `pyproject.toml` found", "run in a uv project folder, or pass the project path"),
+    ("Unable to find lockfile", "create the lock file first: `uv lock`"),
+    (
+        "network",
+        "uv could not reach the package index: connect, or warm uv's cache "
+        "(`uv sync` once online) and retry",
+    ),
+    (
+        "dns error",
+        "uv could not reach the package index: connect, or warm uv's cache "
+        "(`uv sync` once online) and retry",
+    ),
+    ("offline", "a package is not in uv's cache: run `uv sync` once with network access"),
+    ("No interpreter found", "install that Python (`uv python install`) or change `python`"),
+)
+
+
+def find_uv() -> str:
+    """The uv binary, checked against the minimum version this tool needs."""
+    uv = shutil.which("uv")
+    minimum = ".".join(map(str, MIN_UV))
+    if uv is None:
+        raise UsageError(
+            f"uv is not installed (uv-portable build needs uv >= {minimum})",
+            "install it: `pip install uv` or see https://docs.astral.sh/uv/",
+        )
+    out = run_tool([uv, "--version"], what="uv --version").stdout
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
+    if match is None or tuple(int(g) for g in match.groups()) < MIN_UV:
+        raise UsageError(
+            f"uv is too old ({out.strip()}); uv-portable build needs uv >= {minimum}",
+            "upgrade it: `uv self update` or `pip install -U uv`",
+        )
+    return uv
+
+
+def create_project_venv(
+    project: Path,
+    venv: Path,
+    *,
+    python: str | None,
+    groups: tuple[str, ...],
+    extras: tuple[str, ...],
+    no_dev: bool,
+) -> None:
+    """Create a relocatable venv at `venv` and install the locked project, non-editable."""
+    if not (project / "pyproject.toml").is_file():
+        raise UsageError(
+            f"no pyproject.toml in {project}",
+            "run in a uv project folder, or pass the project path",
+        )
+    if not (project / "uv.lock").is_file():
+        raise UsageError(f"no uv.lock in {project}", "create it first: `uv lock`")
+    uv = find_uv()
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["UV_PROJECT_ENVIRONMENT"] = str(venv)
+    create = [uv, "venv", "--relocatable", "--quiet", str(venv)]
+    if python:
+        create += ["--python", python]
+    run_tool(create, what="uv venv", cwd=str(project), env=env, hints=_UV_HINTS)
+    sync = [
+        uv,
+        "sync",
+        "--locked",
+        "--no-editable",
+        "--quiet",
+        "--python",
+        str(venv / "bin" / "python"),
+    ]
+    if no_dev:
+        sync.append("--no-dev")
+    for group in groups:
+        sync += ["--group", group]
+    for extra in extras:
+        sync += ["--extra", extra]
+    run_tool(
+        sync,
+        what="uv sync",
+        cwd=str(project),
+        env=env,
+        hints=_UV_HINTS,
+        hint="run the same `uv sync` in the project to see uv's full output",
+    )
+
+
+def temporary_venv_dir() -> Path:
+    """A private temporary folder for the build venv."""
+    return Path(tempfile.mkdtemp(prefix="uv-portable-build-"))
+
+
+__all__ = ["ToolError", "create_project_venv", "find_uv", "temporary_venv_dir"]
