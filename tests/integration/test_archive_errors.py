@@ -1,0 +1,91 @@
+"""Archive outputs: bad input and failures leave nothing behind."""
+
+from __future__ import annotations
+
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, cli
+from tests.integration.test_bad_input import USAGE, assert_clean_failure, assert_nothing_written
+from uv_portable import api, archive
+from uv_portable.errors import UvPortableError
+
+
+@pytest.mark.parametrize("name", ["env.tar.bz2", "env.7z", "env.tar.xz"])
+def test_unsupported_suffix(small_venv: Path, tmp_path: Path, name: str) -> None:
+    proc = cli("export", str(small_venv), str(tmp_path / name))
+    assert_clean_failure(proc, USAGE, "unsupported archive type")
+    assert_nothing_written(tmp_path)
+
+
+def test_unknown_format_option(small_venv: Path, tmp_path: Path) -> None:
+    proc = cli("export", str(small_venv), str(tmp_path / "env"), "--format", "rar")
+    assert_clean_failure(proc, USAGE, "unknown format 'rar'")
+
+
+def test_format_option_overrides_suffix(small_venv: Path, tmp_path: Path) -> None:
+    proc = cli("export", str(small_venv), str(tmp_path / "env.bin"), "--format", "tar.gz")
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(tmp_path / "env.bin", "r:gz") as tar:
+        assert "bin/python" in tar.getnames()
+
+
+def test_existing_archive_needs_force(small_venv: Path, tmp_path: Path) -> None:
+    target = tmp_path / "env.tar.gz"
+    target.write_bytes(b"old")
+    proc = cli("export", str(small_venv), str(target))
+    assert_clean_failure(proc, USAGE, "already exists")
+    assert target.read_bytes() == b"old"
+    proc = cli("export", str(small_venv), str(target), "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert tarfile.is_tarfile(target)
+    assert_nothing_written(tmp_path, keep=("env.tar.gz",))
+
+
+def test_archive_inside_source(small_venv: Path) -> None:
+    proc = cli("export", str(small_venv), str(small_venv / "env.tar.gz"))
+    assert_clean_failure(proc, USAGE, "is inside the source")
+    assert not (small_venv / "env.tar.gz").exists()
+
+
+def test_output_folder_missing(small_venv: Path, tmp_path: Path) -> None:
+    proc = cli("export", str(small_venv), str(tmp_path / "missing" / "env.tar.gz"))
+    assert_clean_failure(proc, USAGE, "does not exist")
+
+
+def test_output_folder_read_only(small_venv: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all",
+            sys.executable, "-m", "uv_portable", "export", str(small_venv),
+            str(folder / "env.tar.gz")]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
+    assert_clean_failure(proc, USAGE, "is not writable")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_failure_while_writing_leaves_nothing(
+    small_venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    calls = {"n": 0}
+    real = tarfile.TarFile.addfile
+
+    def failing(self: tarfile.TarFile, *args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 200:
+            raise exc
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", failing)
+    dest = tmp_path / "env.tar.gz"
+    with pytest.raises((UvPortableError, KeyboardInterrupt)):
+        api.export(small_venv, dest, archive=archive.ArchiveOptions("tar.gz"))
+    assert calls["n"] == 200
+    assert_nothing_written(tmp_path)
