@@ -14,7 +14,11 @@ SOURCES = ["uv_portable", "tests", "bench", "noxfile.py"]
 def _sync(session: nox.Session) -> None:
     """Install the locked project and its dev group into the session's venv."""
     session.run_install(
-        "uv", "sync", "--frozen", "--group", "dev",
+        "uv",
+        "sync",
+        "--frozen",
+        "--group",
+        "dev",
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
         silent=True,
     )

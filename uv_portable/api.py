@@ -54,8 +54,13 @@ def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-def check_output_location(src: Path, out: Path, *, force: bool, fmt: str = "dir") -> None:
-    """Refuse outputs that overlap the source or would clobber data."""
+def check_output_location(
+    src: Path, out: Path, *, force: bool, fmt: str = "dir", make_parent: bool = False
+) -> None:
+    """Refuse outputs that overlap the source or would clobber data.
+
+    With ``make_parent``, a missing output folder is fine if it can be created.
+    """
     src_real, out_real = src.resolve(), out.resolve()
     if _inside(out_real, src_real):
         raise UsageError(
@@ -67,6 +72,8 @@ def check_output_location(src: Path, out: Path, *, force: bool, fmt: str = "dir"
             "choose an output folder that does not contain the venv",
         )
     parent = out_real.parent
+    while make_parent and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     if not parent.is_dir():
         raise UsageError(f"output folder {parent} does not exist", f"create it: mkdir -p {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -180,16 +187,21 @@ def export(
     verify: bool = True,
     say: Say | None = None,
     progress: ProgressFactory | None = None,
+    make_parent: bool = False,
 ) -> ExportResult:
-    """Export the venv at src as a self-contained folder (or, with archive, an archive) at out."""
+    """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
+
+    ``make_parent`` creates out's folder (for outputs named by the config, like dist/).
+    """
     started = time.monotonic()
     emit = say or (lambda message: None)
     src, out = Path(os.path.abspath(src)), Path(os.path.abspath(out))
     fmt = archive.format if archive is not None else "dir"
     source = load_source(src)
-    check_output_location(src, out, force=force, fmt=fmt)
+    check_output_location(src, out, force=force, fmt=fmt, make_parent=make_parent)
     plan = make_plan(source, options)
     refuse_if_needed(plan)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for note in plan.notes:
         emit(note)
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
@@ -281,12 +293,10 @@ def build(
     out = output if output is not None else project / (opts.output or default_output(project))
     out = Path(os.path.abspath(out))
     fmt = output_format(out, opts.format)
-    if output is None:
-        out.parent.mkdir(parents=True, exist_ok=True)  # like `uv build`, which creates dist/
     work = temporary_venv_dir()
     try:
         venv = work / "venv"
-        check_output_location(venv, out, force=force, fmt=fmt)
+        check_output_location(venv, out, force=force, fmt=fmt, make_parent=output is None)
         (say or (lambda m: None))(f"creating a fresh environment of {project} with uv")
         create_project_venv(
             project,
@@ -305,6 +315,7 @@ def build(
             verify=verify,
             say=say,
             progress=progress,
+            make_parent=output is None,  # like `uv build`, which creates dist/
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -147,6 +147,7 @@ def export(
         keep_tests=keep_tests,
         exclude=tuple(exclude) if exclude else None,
     )
+    from_config = out is None
     if out is None:
         if opts.output is None:
             raise UsageError(
@@ -172,6 +173,7 @@ def export(
         verify=not no_verify,
         say=_say,
         progress=_progress(),
+        make_parent=from_config,
     )
     _report(result, as_json)
 

@@ -43,8 +43,11 @@ def _extract_with_python(archive: Path, dest: Path) -> None:
     if archive.name.endswith(".tar.zst"):
         import zstandard
 
-        with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zst, \
-                tarfile.open(fileobj=zst, mode="r|") as tar:
+        with (
+            archive.open("rb") as raw,
+            zstandard.ZstdDecompressor().stream_reader(raw) as zst,
+            tarfile.open(fileobj=zst, mode="r|") as tar,
+        ):
             tar.extractall(dest, filter="data")
         return
     with tarfile.open(archive) as tar:
@@ -129,9 +132,21 @@ def test_zip_resolves_symlinks_to_files(archives: dict[str, Path]) -> None:
 def test_source_date_epoch_and_arcroot(small_venv: Path, tmp_path: Path) -> None:
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
     proc = subprocess.run(
-        ["python", "-m", "uv_portable", "export", str(small_venv), str(tmp_path / "e.tar"),
-         "--arcroot", "environment"],
-        capture_output=True, text=True, env=env, check=False, cwd=Path(__file__).parents[2],
+        [
+            "python",
+            "-m",
+            "uv_portable",
+            "export",
+            str(small_venv),
+            str(tmp_path / "e.tar"),
+            "--arcroot",
+            "environment",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=Path(__file__).parents[2],
     )
     assert proc.returncode == 0, proc.stderr
     with tarfile.open(tmp_path / "e.tar") as tar:

@@ -62,9 +62,17 @@ def test_output_folder_read_only(small_venv: Path, tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
-    argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all",
-            sys.executable, "-m", "uv_portable", "export", str(small_venv),
-            str(folder / "env.tar.gz")]
+    argv = [
+        "setpriv",
+        "--bounding-set=-dac_override,-dac_read_search",
+        "--inh-caps=-all",
+        sys.executable,
+        "-m",
+        "uv_portable",
+        "export",
+        str(small_venv),
+        str(folder / "env.tar.gz"),
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
     assert_clean_failure(proc, USAGE, "is not writable")
     assert list(folder.iterdir()) == []

@@ -1,0 +1,135 @@
+"""[tool.uv-portable] parsing: every key, every wrong type, unknown keys, targets, precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uv_portable.config import ConfigError, Options, load_config
+
+FULL = """
+[tool.uv-portable]
+output = "dist/env.tar.gz"
+format = "tar.gz"
+python = "3.12"
+groups = ["spark"]
+extras = ["fast"]
+no-dev = false
+exclude = ["**/tests/*"]
+keep-tests = true
+target-glibc = "2.28"
+compression-level = 9
+threads = 2
+arcroot = "env"
+
+[tool.uv-portable.targets.small]
+output = "dist/small"
+format = "dir"
+groups = []
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n' + text)
+    return tmp_path
+
+
+def test_every_key(tmp_path: Path) -> None:
+    opts = load_config(write(tmp_path, FULL))
+    assert opts == Options(
+        output="dist/env.tar.gz",
+        format="tar.gz",
+        python="3.12",
+        groups=("spark",),
+        extras=("fast",),
+        no_dev=False,
+        exclude=("**/tests/*",),
+        keep_tests=True,
+        target_glibc="2.28",
+        compression_level=9,
+        threads=2,
+        arcroot="env",
+    )
+
+
+def test_target_overrides_top_level(tmp_path: Path) -> None:
+    opts = load_config(write(tmp_path, FULL), "small")
+    assert (opts.output, opts.format, opts.groups) == ("dist/small", "dir", ())
+    assert opts.python == "3.12"  # inherited
+    assert opts.sources[-1] == "[tool.uv-portable.targets.small]"
+
+
+def test_precedence_cli_over_config_over_defaults(tmp_path: Path) -> None:
+    opts = load_config(write(tmp_path, '[tool.uv-portable]\noutput = "a"\nthreads = 3\n'))
+    merged = opts.merged(output="b", threads=None)  # None: not given on the command line
+    assert (merged.output, merged.threads, merged.compression_level) == ("b", 3, None)
+    assert Options().no_dev is True and Options().keep_tests is False
+
+
+def test_no_section_means_defaults_and_says_so(tmp_path: Path) -> None:
+    opts = load_config(write(tmp_path, ""))
+    assert opts == Options()
+    assert "defaults" in opts.sources[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("output = 3", "output: expected a non-empty string, got 3"),
+        ('output = ""', "output: expected a non-empty string"),
+        ('format = "rar"', "format: expected one of dir, tar, tar.gz, tgz, zip, tar.zst"),
+        ("python = 3.12", "python: expected a non-empty string, got 3.12"),
+        ('groups = "spark"', "groups: expected a list of strings, got 'spark'"),
+        ("extras = [1]", "extras: expected a list of strings"),
+        ('no-dev = "yes"', "no-dev: expected true or false"),
+        ("exclude = [true]", "exclude: expected a list of strings"),
+        ("keep-tests = 1", "keep-tests: expected true or false"),
+        ("target-glibc = 2", 'target-glibc: expected a version like "2.28"'),
+        ('target-glibc = "latest"', "target-glibc: expected a version"),
+        ("compression-level = 23", "compression-level: expected a whole number from 0 to 22"),
+        ("compression-level = true", "compression-level: expected a whole number"),
+        ("threads = 0", "threads: expected a whole number of at least 1"),
+        ("arcroot = []", "arcroot: expected a non-empty string"),
+    ],
+)
+def test_wrong_values_name_the_key(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"[tool.uv-portable]\n{line}\n"))
+    assert err.value.message.startswith("[tool.uv-portable] ")
+    assert message in err.value.message
+
+
+def test_wrong_value_in_a_target_names_the_target(tmp_path: Path) -> None:
+    text = '[tool.uv-portable]\n[tool.uv-portable.targets.spark]\nthreads = "2"\n'
+    with pytest.raises(ConfigError, match=r"\[tool.uv-portable.targets.spark\] threads"):
+        load_config(write(tmp_path, text), "spark")
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("outptu", "output"),
+        ("keep_tests", "keep-tests"),
+        ("target_glibc", "target-glibc"),
+        ("group", "groups"),
+    ],
+)
+def test_unknown_key_did_you_mean(tmp_path: Path, key: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f'[tool.uv-portable]\n{key} = "x"\n'))
+    assert f"{key}: unknown key" in err.value.message
+    assert err.value.hint == f"did you mean `{suggestion}`?"
+
+
+def test_unknown_target(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no target 'nope' \\(known: small\\)"):
+        load_config(write(tmp_path, FULL), "nope")
+
+
+def test_missing_pyproject_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no pyproject\.toml"):
+        load_config(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.uv-portable\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path)
