@@ -184,3 +184,22 @@ def probe_json(stdout: str) -> dict[str, object]:
     """The probe's JSON line from a process's output."""
     line = [ln for ln in stdout.splitlines() if ln.startswith("{")][-1]
     return json.loads(line)  # type: ignore[no-any-return]
+
+
+DEBIAN_MIRROR = os.environ.get("UV_PORTABLE_TEST_MIRROR", "http://deb.debian.org/debian")
+
+
+def debian_root(suite: str) -> Path:
+    """A cached `debootstrap --variant=minbase` root: no Python, no libssl/libsqlite3."""
+    root = CACHE / "rootfs" / suite
+    if (root / "etc" / "debian_version").exists():
+        return root
+    debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+    assert Path(debootstrap).exists(), "debootstrap is not installed; .ci/run installs it"
+    tmp = root.with_name(f".{suite}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    run([debootstrap, "--variant=minbase", suite, str(tmp), DEBIAN_MIRROR])
+    os.rename(tmp, root)
+    return root

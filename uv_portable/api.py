@@ -21,6 +21,7 @@ from uv_portable.archive import (
     source_date_epoch,
     write_archive,
 )
+from uv_portable.binaries.libs import parse_glibc_target
 from uv_portable.build import create_project_venv, temporary_venv_dir
 from uv_portable.config import Options
 from uv_portable.errors import Interrupted, RefusedError, UsageError, VerifyError
@@ -121,6 +122,15 @@ def refuse_if_needed(plan: Plan) -> None:
             f"editable installs cannot be exported: {names}{more}",
             "reinstall them non-editable: `uv sync --no-editable`",
         )
+    glibc = [f for f in errors if f.code == "glibc-too-new"]
+    if glibc:
+        target = glibc[0].message.rsplit(" ", 1)[-1]
+        worst = ", ".join(f"{f.path} ({f.message.split()[2]})" for f in glibc[:3])
+        raise RefusedError(
+            f"{len(glibc)} file(s) need a newer glibc than {target}: {worst}"
+            + (", ..." if len(glibc) > 3 else ""),
+            glibc[0].hint,
+        )
     raise RefusedError(f"{first.path}: {first.message}{more}", first.hint)
 
 
@@ -212,7 +222,7 @@ def export(
         with _progress(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)
         patched = patch_binaries(plan, root)
-        findings = _verify(root, source.base.platform) if verify else ()
+        findings = _verify(root, source.base.platform, plan) if verify else ()
         if archive is None:
             publish(root, out)
         else:
@@ -230,8 +240,8 @@ def export(
     )
 
 
-def _verify(root: Path, platform: str) -> tuple[Finding, ...]:
-    findings = tuple(verify_tree(root))
+def _verify(root: Path, platform: str, plan: Plan) -> tuple[Finding, ...]:
+    findings = verify_tree(root, host_libraries=not plan.bundling).findings
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise VerifyError(
@@ -274,7 +284,14 @@ def archive_options(fmt: str, opts: Options) -> ArchiveOptions | None:
 
 def export_options(opts: Options) -> ExportOptions:
     """The planner's options from merged options."""
-    return ExportOptions(keep_tests=opts.keep_tests, exclude=opts.exclude)
+    target = parse_glibc_target(opts.target_glibc) if opts.target_glibc else None
+    return ExportOptions(
+        keep_tests=opts.keep_tests,
+        exclude=opts.exclude,
+        bundle=opts.bundle,
+        allow_missing=opts.allow_missing,
+        target_glibc=target,
+    )
 
 
 def build(

@@ -39,7 +39,9 @@ _UNSUPPORTED = (
     ".xz",
     ".whl",
 )
-DEFAULT_LEVELS = {"tar.gz": 6, "tar.zst": 3, "zip": 6, "tar": 0}
+# gzip level 3 (zlib-ng): within 7% of `gzip -6` in size at about 1.5x its speed (see
+# docs/benchmarks.md); zstd's own default; zip is written by the single-threaded zlib.
+DEFAULT_LEVELS = {"tar.gz": 3, "tar.zst": 3, "zip": 6, "tar": 0}
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip member can carry
 
 Progress = Callable[[int], None]

@@ -63,6 +63,20 @@ Exclude = Annotated[
     Optional[list[str]],
     typer.Option("--exclude", help="Leave out output paths matching this glob (repeatable)."),
 ]
+TargetGlibc = Annotated[
+    Optional[str],
+    typer.Option(
+        "--target-glibc", help='Refuse files needing a newer glibc ("2.28", "manylinux2014").'
+    ),
+]
+AllowMissing = Annotated[
+    Optional[list[str]],
+    typer.Option("--allow-missing", help="A library the target host provides (repeatable)."),
+]
+Bundle = Annotated[
+    Optional[bool],
+    typer.Option("--bundle/--no-bundle", help="Copy in shared libraries the target may lack."),
+]
 Target = Annotated[
     Optional[str],
     typer.Option("--target", help="Use [tool.uv-portable.targets.NAME] of the config."),
@@ -135,6 +149,9 @@ def export(
     keep_tests: KeepTests = None,
     exclude: Exclude = None,
     target: Target = None,
+    target_glibc: TargetGlibc = None,
+    allow_missing: AllowMissing = None,
+    bundle: Bundle = None,
     no_verify: NoVerify = False,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
@@ -146,6 +163,9 @@ def export(
         arcroot=arcroot,
         keep_tests=keep_tests,
         exclude=tuple(exclude) if exclude else None,
+        target_glibc=target_glibc,
+        allow_missing=tuple(allow_missing) if allow_missing else None,
+        bundle=bundle,
     )
     from_config = out is None
     if out is None:
@@ -206,6 +226,9 @@ def build(
     arcroot: Arcroot = None,
     keep_tests: KeepTests = None,
     exclude: Exclude = None,
+    target_glibc: TargetGlibc = None,
+    allow_missing: AllowMissing = None,
+    bundle: Bundle = None,
     force: Force = False,
     as_json: AsJson = False,
     no_verify: NoVerify = False,
@@ -224,6 +247,9 @@ def build(
         arcroot=arcroot,
         keep_tests=keep_tests,
         exclude=tuple(exclude) if exclude else None,
+        target_glibc=target_glibc,
+        allow_missing=tuple(allow_missing) if allow_missing else None,
+        bundle=bundle,
     )
     result = api.build(
         project,
@@ -282,6 +308,9 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         }
         if result.archive is not None:
             summary["archive_bytes"] = result.archive.bytes_out
+        summary["glibc_floor"] = result.plan.glibc_floor
+        summary["glibc_per_file"] = dict(result.plan.glibc)
+        summary["bundled"] = [{"soname": s, "from": p} for s, p in result.plan.bundled]
         print(json.dumps(summary, indent=2))
         return
     for f in result.findings:
@@ -296,6 +325,7 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         f"{result.files} files, {size}, {result.patched} binaries patched, "
         f"{result.seconds:.1f}s"
     )
+    _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
 
 
 def _print_plan(plan: Plan) -> None:
@@ -314,6 +344,7 @@ def _print_plan(plan: Plan) -> None:
             print(f"patch:   {action.dest} RUNPATH {old} -> {new}")
     for note in plan.notes:
         print(f"note:    {note}")
+    print(f"glibc:   >= {plan.glibc_floor or 'any'}")
     for f in plan.findings:
         if f.severity != "info":
             print(f"{f.severity}: {f.path}: {f.message}")

@@ -40,6 +40,8 @@ class Options:
     compression_level: int | None = None
     threads: int | None = None
     arcroot: str | None = None
+    bundle: bool = True
+    allow_missing: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)  # where values came from
 
     def merged(self, **overrides: Any) -> Options:
@@ -101,9 +103,9 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
             )
         elif key == "format":
             _expect(value in FORMATS, target, key, "one of " + ", ".join(FORMATS), value)
-        elif key in ("groups", "extras", "exclude"):
+        elif key in ("groups", "extras", "exclude", "allow-missing"):
             value = _str_list(value, target, key)
-        elif key in ("no-dev", "keep-tests"):
+        elif key in ("no-dev", "keep-tests", "bundle"):
             _expect(isinstance(value, bool), target, key, "true or false", value)
         elif key == "target-glibc":
             ok = isinstance(value, str) and bool(

@@ -118,6 +118,17 @@ class Plan:
     actions: tuple[Action, ...]
     findings: tuple[Finding, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
+    bundled: tuple[tuple[str, str], ...] = field(default=())  # (soname, host path)
+    glibc: tuple[tuple[str, str], ...] = field(default=())  # (dest, "2.34") per ELF file
+    bundling: bool = True  # whether libraries outside the policy were bundled
+
+    @property
+    def glibc_floor(self) -> str | None:
+        """The oldest glibc the export can run on (the newest version any file needs)."""
+        if not self.glibc:
+            return None
+        best = max(tuple(int(p) for p in v.split(".")) for _, v in self.glibc)
+        return ".".join(map(str, best))
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -160,6 +171,9 @@ class Plan:
                 "platform": base.platform,
             },
             "notes": list(self.notes),
+            "glibc_floor": self.glibc_floor,
+            "glibc_per_file": dict(self.glibc),
+            "bundled": [{"soname": s, "from": p} for s, p in self.bundled],
             "findings": [finding_json(f) for f in self.findings],
             "actions": actions,
         }

@@ -9,12 +9,20 @@ import posixpath
 import re
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from uv_portable import __version__
 from uv_portable.binaries.elf import ElfInfo, is_elf, read_elf
-from uv_portable.errors import OutputError, SourceError, io_error
+from uv_portable.binaries.libs import (
+    glibc_floor,
+    resolve_on_host,
+    same_file,
+    search_dirs,
+    tree_closure,
+    version_str,
+)
+from uv_portable.errors import OutputError, RefusedError, SourceError, io_error
 from uv_portable.model import (
     Action,
     CopyFile,
@@ -26,7 +34,7 @@ from uv_portable.model import (
     SourceEnv,
     WriteFile,
 )
-from uv_portable.runpath import expand_origin, map_into, origin_relative, relocate
+from uv_portable.runpath import Relocated, expand_origin, map_into, origin_relative, relocate
 from uv_portable.scripts import (
     portable_pyvenv_cfg,
     pth_path_lines,
@@ -67,6 +75,7 @@ STDLIB_TEST_DIRS = (
 BASE_DATA_GLOBS = ("tcl8*", "tk8*", "itcl*", "thread2*", "tcl9*", "tk9*")
 VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
 _PYTHON_NAME = re.compile(r"^python(\d(\.\d+t?)?)?$")
+_SO_NAME = re.compile(r"\.so(\.\d+)*$")
 _ELF_HINT = "reinstall the package that ships it, or report it to uv-portable"
 
 
@@ -77,6 +86,9 @@ class ExportOptions:
     keep_tests: bool = False
     keep_config: bool = False
     exclude: tuple[str, ...] = ()
+    bundle: bool = True  # copy in the shared libraries the target host may lack
+    allow_missing: tuple[str, ...] = ()  # sonames that may stay unresolved (warning only)
+    target_glibc: tuple[int, int] | None = None  # refuse files needing a newer glibc
 
 
 def _rel(parent: str, name: str) -> str:
@@ -111,6 +123,8 @@ class _Planner:
             self.roots.append((prefix, OUT))
         self.venv_bins = {posixpath.join(v, "bin") for v in venv_roots}
         self.top_libs: dict[str, str] = {}  # soname -> dest, for libraries shipped in lib/
+        self.bundled: list[tuple[str, str]] = []  # (soname, host path) copied into lib/
+        self.floors: dict[str, tuple[int, int]] = {}  # dest -> newest GLIBC_x.y it needs
 
     # -- recording ---------------------------------------------------------------------------
     def excluded(self, dest: str) -> bool:
@@ -396,16 +410,131 @@ class _Planner:
     def read(self, path: Path) -> ElfInfo:
         return read_elf(path)
 
-    def plan_elf(self) -> list[SetSearchPath]:
-        patches = []
+    def check_so_names(self) -> None:
+        """A file named like a shared library that is not ELF cannot be loaded: refuse it."""
+        for dest, action in self.files.items():
+            if (
+                isinstance(action, CopyFile)
+                and _SO_NAME.search(dest)
+                and dest not in self.elf
+                and action.src.stat().st_size > 0
+                and not action.src.is_symlink()
+            ):
+                with action.src.open("rb") as fh:
+                    head = fh.read(4)
+                if head != b"\x7fELF" and not head.startswith((b"/*", b"GROUP", b"INPUT")):
+                    self.finding(
+                        "error",
+                        "not-elf",
+                        dest,
+                        f"is named like a shared library but is not an ELF file ({action.src})",
+                        "remove it from the venv, or leave it out with --exclude",
+                    )
+
+    def analyse_elf(self) -> dict[str, tuple[Path, ElfInfo]]:
+        """Read every ELF of the output and bundle, transitively, the libraries that the
+        loader would not find inside it (nor on every host, per the policy)."""
+        infos: dict[str, tuple[Path, ElfInfo]] = {}
         for dest, src in sorted(self.elf.items()):
-            info = self.read(src)
-            if not info.is_dynamic:
+            try:
+                info = self.read(src)
+            except RefusedError as exc:
+                self.finding("error", "broken-elf", dest, exc.message, _ELF_HINT)
                 continue
-            src_dir = str(src.parent if src != self.base.executable else src.resolve().parent)
+            if info.is_dynamic:
+                infos[dest] = (src, info)
+        if not self.options.bundle:
+            return infos
+        settled: set[str] = set()  # sonames bundled, mapped or reported
+        while True:
+            objects = {
+                f"{OUT}/{dest}": self.as_relocated(dest, src, info)
+                for dest, (src, info) in infos.items()
+            }
+            closure = tree_closure(objects, self.in_output, OUT)
+            pending = sorted(
+                (s, p)
+                for s, p in closure.unresolved.items()
+                if s not in self.top_libs and s not in settled
+            )
+            if not pending:
+                return infos
+            for soname, needer in pending:
+                settled.add(soname)
+                self.bundle(soname, needer[len(OUT) + 1 :], infos)
+
+    def in_output(self, path: str) -> bool:
+        return path.startswith(OUT + "/") and path[len(OUT) + 1 :] in self.files
+
+    def as_relocated(self, dest: str, src: Path, info: ElfInfo) -> ElfInfo:
+        """The file's ELF facts with the search path it will have in the output."""
+        entries = self.relocated(dest, src, info).entries
+        if info.runpath is not None:
+            return replace(info, runpath=entries)
+        if info.rpath is not None:
+            return replace(info, rpath=entries)
+        return info
+
+    def bundle(self, soname: str, dest: str, infos: dict[str, tuple[Path, ElfInfo]]) -> None:
+        """Find soname as the loader would on this host and copy it into lib/."""
+        src, info = infos[dest]
+        found = resolve_on_host(
+            soname,
+            search_dirs(info, str(src.parent)),
+            extra_default=(str(self.base.prefix / "lib"),),
+        )
+        if found.path is None:
+            severity = "warning" if soname in self.options.allow_missing else "error"
+            self.finding(
+                severity,
+                "missing-library",
+                dest,
+                f"needs {soname}, which is not found",
+                f"install the package that provides {soname}, or pass "
+                f"--allow-missing {soname} if the target host has it",
+            )
+            return
+        real = Path(found.path).resolve()
+        mapped = map_into(found.path, self.roots)
+        if mapped is not None and mapped[len(OUT) + 1 :] in self.files:
+            self.top_libs[soname] = mapped[len(OUT) + 1 :]
+            return
+        lib_dest = f"lib/{soname}"
+        existing = self.files.get(lib_dest)
+        if existing is not None:
+            other = existing.src if isinstance(existing, CopyFile) else None
+            if other is None or not same_file(other, real):
+                self.finding(
+                    "error",
+                    "soname-clash",
+                    dest,
+                    f"needs {soname} from {found.path}, but lib/{soname} in the "
+                    f"environment is a different file ({other})",
+                    "remove one of the two libraries, or rebuild against the same one",
+                )
+                return
+        else:
+            self.add_file(real, lib_dest, "bundle", real.stat())
+            self.bundled.append((soname, found.path))
+            infos[lib_dest] = (real, self.read(real))
+        self.top_libs[soname] = lib_dest
+
+    def relocated(self, dest: str, src: Path, info: ElfInfo) -> Relocated:
+        src_dir = str(src.parent if src != self.base.executable else src.resolve().parent)
+        dest_dir = posixpath.dirname(f"{OUT}/{dest}")
+        return relocate(info.search_path, src_dir=src_dir, dest_dir=dest_dir, roots=self.roots)
+
+    def plan_elf(self) -> list[SetSearchPath]:
+        self.check_so_names()
+        infos = self.analyse_elf()
+        patches = []
+        for dest, (src, info) in sorted(infos.items()):
+            floor = glibc_floor(info)
+            if floor is not None:
+                self.floors[dest] = floor
             dest_dir = posixpath.dirname(f"{OUT}/{dest}")
             old = info.search_path
-            result = relocate(old, src_dir=src_dir, dest_dir=dest_dir, roots=self.roots)
+            result = self.relocated(dest, src, info)
             entries = list(result.entries)
             for entry in result.dropped:
                 known = posixpath.normpath(entry) in DEFAULT_LIB_DIRS
@@ -425,9 +554,26 @@ class _Planner:
                     entries.append(origin_relative(folder, dest_dir))
                     reachable.add(folder)
             if tuple(entries) != old:
-                as_rpath = info.runpath is None and info.rpath is not None
+                # A file without RUNPATH keeps (or gets) an RPATH: with a RUNPATH it would stop
+                # searching its loaders' RPATHs, which wheels' vendored libraries rely on.
+                as_rpath = info.runpath is None
                 patches.append(SetSearchPath(dest, tuple(entries), old, as_rpath))
+        self.check_glibc()
         return patches
+
+    def check_glibc(self) -> None:
+        target = self.options.target_glibc
+        if target is None:
+            return
+        too_new = sorted(((v, d) for d, v in self.floors.items() if v > target), reverse=True)
+        for version, dest in too_new:
+            self.finding(
+                "error",
+                "glibc-too-new",
+                dest,
+                f"needs glibc {version_str(version)}, newer than the target {version_str(target)}",
+                "build on (or for) an older system, or raise --target-glibc",
+            )
 
 
 def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
@@ -442,9 +588,15 @@ def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
     actions: list[Action] = [planner.dirs[d] for d in sorted(planner.dirs)]
     actions += [planner.files[d] for d in sorted(planner.files)]
     actions += patches
+    if planner.bundled:
+        names = ", ".join(sorted(name for name, _ in planner.bundled))
+        planner.notes.append(f"bundled {len(planner.bundled)} shared libraries into lib/: {names}")
     return Plan(
         source=source,
         actions=tuple(actions),
         findings=tuple(planner.findings),
         notes=tuple(planner.notes),
+        bundled=tuple(planner.bundled),
+        glibc=tuple(sorted((d, version_str(v)) for d, v in planner.floors.items())),
+        bundling=planner.options.bundle,
     )

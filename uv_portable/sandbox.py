@@ -52,6 +52,22 @@ def _host_root_args() -> list[str]:
     return args
 
 
+def _rootfs_args(rootfs: Path, mount_at: str) -> list[str]:
+    """Bind a root file system's top-level entries read-only; the folder that will hold
+    the tree becomes a writable tmpfs so its mount point can be made."""
+    top = mount_at.strip("/").split("/", 1)[0]
+    args = ["--tmpfs", "/"]
+    for entry in sorted(rootfs.iterdir()):
+        if entry.name in (top, "proc", "dev", "tmp"):
+            continue
+        if entry.is_symlink():
+            args += ["--symlink", os.readlink(entry), f"/{entry.name}"]
+        else:
+            args += ["--ro-bind", str(entry), f"/{entry.name}"]
+    args += ["--tmpfs", f"/{top}"]
+    return args
+
+
 def sandbox_argv(
     tree: Path,
     mount_at: str,
@@ -64,7 +80,7 @@ def sandbox_argv(
     """The bwrap command line that runs argv with tree mounted at mount_at."""
     args = [bwrap_path(), "--die-with-parent", "--unshare-all", "--clearenv"]
     if rootfs is not None:
-        args += ["--ro-bind", str(rootfs), "/"]
+        args += _rootfs_args(rootfs, mount_at)
     else:
         args += _host_root_args()
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]

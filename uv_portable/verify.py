@@ -1,15 +1,19 @@
-"""Static verification of an exported tree, and a quick smoke run of its interpreter."""
+"""Static verification of a tree (an export, a venv, a venv-pack output), and a quick smoke
+run of its interpreter. ``export`` runs it on its result; ``check`` on anything."""
 
 from __future__ import annotations
 
 import json
 import os
 import posixpath
+import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from uv_portable.binaries.elf import is_elf, read_elf
+from uv_portable.binaries.elf import ElfInfo, is_elf, read_elf
+from uv_portable.binaries.libs import glibc_floor, tree_closure, version_str
 from uv_portable.errors import RefusedError
 from uv_portable.model import Finding
 from uv_portable.runpath import expand_origin
@@ -17,9 +21,32 @@ from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
 SYSTEM_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/sh", "/usr/bin/bash")
+_LONG_EXEC = re.compile(rb"^'''exec' '(/[^']+)'", re.MULTILINE)
+_SO_NAME = re.compile(r"\.so(\.\d+)*$")
 
 
-def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+@dataclass(frozen=True)
+class TreeReport:
+    """What static verification found, and the glibc each ELF file needs."""
+
+    findings: tuple[Finding, ...]
+    glibc: tuple[tuple[str, str], ...]  # (relative path, "2.34")
+
+    @property
+    def glibc_floor(self) -> str | None:
+        """The newest glibc any file needs (None when no file needs one)."""
+        if not self.glibc:
+            return None
+        return max((v for _, v in self.glibc), key=lambda v: tuple(int(p) for p in v.split(".")))
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings of severity error."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+
+def walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry below root (relative path, entry), not following symlinks, sorted."""
     stack = [("", str(root))]
     while stack:
         rel, path = stack.pop()
@@ -36,101 +63,176 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def verify_tree(root: Path) -> list[Finding]:
-    """Find what would stop the tree from running elsewhere."""
-    findings: list[Finding] = []
-    top = str(root)
+class _Verifier:
+    def __init__(self, root: Path, host_libraries: bool) -> None:
+        self.root = root
+        self.host_libraries = host_libraries
+        self.top = str(root)
+        self.findings: list[Finding] = []
+        self.elves: dict[str, ElfInfo] = {}  # relative path -> info
+        self.names: dict[str, list[str]] = {}  # file name -> relative paths (for libpython)
 
-    def add(severity: str, code: str, rel: str, message: str, hint: str = "") -> None:
-        findings.append(Finding(severity, code, rel, message, hint))
+    def add(self, severity: str, code: str, rel: str, message: str, hint: str = "") -> None:
+        self.findings.append(Finding(severity, code, rel, message, hint))
 
-    for rel, entry in _walk(root):
-        if entry.is_symlink():
-            target = os.readlink(entry.path)
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
-            if target.startswith("/") or not _inside(resolved, top):
-                add(
-                    "error",
-                    "symlink-escapes",
-                    rel,
-                    f"symlink to {target} leaves the tree",
-                    "replace it with a copy of its target",
-                )
-            elif not os.path.exists(entry.path):
-                add("error", "dangling-symlink", rel, f"symlink to {target} points to nothing")
-            continue
-        if not entry.is_file():
-            continue
+    def run(self) -> TreeReport:
+        for rel, entry in walk(self.root):
+            self.names.setdefault(entry.name, []).append(rel)
+            if entry.is_symlink():
+                self.symlink(rel, entry)
+            elif entry.is_file(follow_symlinks=False):
+                self.file(rel, entry)
+        self.libraries()
+        python = self.root / "bin" / "python"
+        if not python.is_file():
+            self.add(
+                "error",
+                "no-interpreter",
+                "bin/python",
+                "no Python interpreter inside the tree; the target host would need one "
+                "at the very path it was built with",
+                "export the venv with uv-portable, which copies the interpreter in",
+            )
+        glibc = []
+        for rel, info in sorted(self.elves.items()):
+            floor = glibc_floor(info)
+            if floor is not None:
+                glibc.append((rel, version_str(floor)))
+        return TreeReport(tuple(self.findings), tuple(glibc))
+
+    def symlink(self, rel: str, entry: os.DirEntry[str]) -> None:
+        target = os.readlink(entry.path)
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
+        if target.startswith("/") or not _inside(resolved, self.top):
+            self.add(
+                "error",
+                "symlink-escapes",
+                rel,
+                f"symlink to {target} leaves the tree",
+                "replace it with a copy of its target (uv-portable export does)",
+            )
+        elif not os.path.exists(entry.path):
+            self.add("error", "dangling-symlink", rel, f"symlink to {target} points to nothing")
+
+    def file(self, rel: str, entry: os.DirEntry[str]) -> None:
         name = entry.name
+        path = Path(entry.path)
         if name == "pyvenv.cfg" and "/" not in rel:
-            cfg = dict(parse_pyvenv_cfg(Path(entry.path).read_text(errors="replace")))
+            cfg = dict(parse_pyvenv_cfg(path.read_text(errors="replace")))
             if "home" in cfg:
-                add(
+                self.add(
                     "error",
                     "pyvenv-home",
                     rel,
-                    f"home = {cfg['home']} ties it to the build host",
-                    "export the venv with `uv-portable export`",
+                    f"home = {cfg['home']} ties the environment to the build host",
+                    "export it with `uv-portable export`, which drops home",
                 )
-            continue
+            return
         if name.endswith(".pth") and "/site-packages/" in f"/{rel}":
-            text = Path(entry.path).read_text(errors="replace")
-            for line in pth_path_lines(text):
+            for line in pth_path_lines(path.read_text(errors="replace")):
                 if line.startswith("/"):
-                    add(
+                    self.add(
                         "error",
                         "absolute-pth",
                         rel,
                         f"adds absolute path {line} to sys.path",
                         "editable installs cannot be shipped: `uv sync --no-editable`",
                     )
-            continue
-        mode = entry.stat(follow_symlinks=False).st_mode
-        if (".so" in name or mode & 0o111) and is_elf(Path(entry.path)):
+            return
+        if name == "direct_url.json" and rel.endswith(".dist-info/direct_url.json"):
             try:
-                info = read_elf(Path(entry.path))
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                return
+            if isinstance(data, dict) and data.get("dir_info", {}).get("editable"):
+                self.add(
+                    "error",
+                    "editable",
+                    rel,
+                    f"editable install of {data.get('url')}",
+                    "reinstall it non-editable: `uv sync --no-editable`",
+                )
+            return
+        if name.startswith("_sysconfigdata") and name.endswith(".py"):
+            text = path.read_text(errors="replace")
+            if "_uv_portable_relocate" not in text:
+                match = re.search(r"""['"]prefix['"]\s*:\s*['"](/[^'"]*)['"]""", text)
+                if match:
+                    self.add(
+                        "warning",
+                        "sysconfig-build-path",
+                        rel,
+                        f"names the build prefix {match[1]}; building extensions here "
+                        "would look there",
+                        "export with uv-portable, which relocates it",
+                    )
+            return
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if (".so" in name or mode & 0o111) and is_elf(path):
+            try:
+                info = read_elf(path)
             except RefusedError as exc:
-                add("error", "broken-elf", rel, exc.message)
-                continue
+                self.add("error", "broken-elf", rel, exc.message)
+                return
+            self.elves[rel] = info
             origin = posixpath.dirname(entry.path)
             for item in info.search_path:
                 expanded = expand_origin(item, origin)
                 if item.startswith("/"):
-                    add(
+                    self.add(
                         "error",
                         "abs-runpath",
                         rel,
                         f"RUNPATH/RPATH names {item}",
-                        "re-export with uv-portable, which rewrites it to $ORIGIN",
+                        "export with uv-portable, which rewrites it to $ORIGIN",
                     )
-                elif expanded is not None and not _inside(expanded, top):
-                    add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
-            continue
+                elif expanded is not None and not _inside(expanded, self.top):
+                    self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
+            return
+        if _SO_NAME.search(name) and entry.stat().st_size > 0:
+            self.add("warning", "not-elf", rel, "named like a shared library but not an ELF file")
+            return
         if rel.startswith("bin/") and mode & 0o111:
             with open(entry.path, "rb") as fh:
-                head = fh.read(256)
+                head = fh.read(1024)
             if head.startswith(b"#!"):
-                command = (
-                    head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
-                )
-                if command.startswith("/") and command not in SYSTEM_INTERPRETERS:
-                    add(
+                command = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
+                interpreter = command.decode(errors="replace")
+                long_form = _LONG_EXEC.search(head)
+                if interpreter in ("/bin/sh", "/usr/bin/sh") and long_form:
+                    interpreter = long_form[1].decode(errors="replace")
+                if interpreter.startswith("/") and interpreter not in SYSTEM_INTERPRETERS:
+                    self.add(
                         "error",
                         "abs-shebang",
                         rel,
-                        f"shebang names {command}",
-                        "re-export with uv-portable, which makes scripts relocatable",
+                        f"runs {interpreter}, outside the tree",
+                        "export with uv-portable, which makes scripts relocatable",
                     )
-    python = root / "bin" / "python"
-    if not python.is_file():
-        add(
-            "error",
-            "no-interpreter",
-            "bin/python",
-            "no Python interpreter inside the tree; the target host would need one",
-            "export with uv-portable, which copies the interpreter in",
-        )
-    return findings
+
+    def libraries(self) -> None:
+        """Every needed library must come from the tree or from every host (the policy)."""
+        objects = {f"{self.top}/{rel}": info for rel, info in self.elves.items()}
+        closure = tree_closure(objects, os.path.isfile, self.top)
+        for soname, needer in sorted(closure.unresolved.items()):
+            if soname.startswith("libpython") and soname in self.names:
+                continue  # loaded by the interpreter before any extension
+            self.add(
+                "warning" if self.host_libraries else "error",
+                "unresolved-library",
+                needer[len(self.top) + 1 :],
+                f"needs {soname}, which is neither in the tree nor on every host",
+                "export with uv-portable, which bundles it into lib/",
+            )
+
+
+def verify_tree(root: Path, *, host_libraries: bool = False) -> TreeReport:
+    """Find what would stop the tree from running elsewhere.
+
+    ``host_libraries``: the user says the target provides libraries outside the policy
+    (``--no-bundle``), so unresolved ones are warnings, not errors.
+    """
+    return _Verifier(root, host_libraries).run()
 
 
 _PROBE = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.path]))"
