@@ -17,6 +17,8 @@ import typer
 
 from uv_portable import __version__, api
 from uv_portable.archive import output_format
+from uv_portable.check import CheckReport
+from uv_portable.check import check as check_api
 from uv_portable.config import Options, load_config, target_names
 from uv_portable.errors import Interrupted, UsageError, UvPortableError
 from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, SetSearchPath, WriteFile
@@ -261,6 +263,73 @@ def build(
         progress=_progress(),
     )
     _report(result, as_json)
+
+
+@app.command("check")
+def check_command(
+    path: Annotated[Path, typer.Argument(help="An exported folder, a venv, or an archive.")],
+    run_it: Annotated[
+        bool, typer.Option("--run", help="Also run it in a sandbox that hides the host's Python.")
+    ] = False,
+    target_glibc: TargetGlibc = None,
+    imports: Annotated[
+        Optional[list[str]],
+        typer.Option("--import", help="Also import this module in the run (repeatable)."),
+    ] = None,
+    skip_imports: Annotated[
+        Optional[list[str]],
+        typer.Option("--skip-import", help="Do not import this module in the run (repeatable)."),
+    ] = None,
+    sandbox: Annotated[
+        str, typer.Option("--sandbox", help="auto, bwrap or unshare (root only).")
+    ] = "auto",
+    as_json: AsJson = False,
+) -> None:
+    """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
+    if sandbox not in ("auto", "bwrap", "unshare"):
+        raise UsageError(f"unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
+    report = check_api(
+        path,
+        run=run_it,
+        target_glibc=target_glibc,
+        imports=tuple(imports or ()),
+        skip_imports=tuple(skip_imports or ()),
+        sandbox=sandbox,
+    )
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_check(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_check(report: CheckReport) -> None:
+    print(f"checked: {report.path}")
+    shown = [f for f in report.findings if f.severity != "info"]
+    width = max((len(f.code) for f in shown), default=0)
+    for f in shown:
+        print(f"{f.severity:<8} {f.code:<{width}}  {f.path}: {f.message}")
+        if f.hint:
+            print(f"{'':<8} {'':<{width}}  hint: {f.hint}")
+    run = report.run
+    if run is not None:
+        if not run.started:
+            print(f"run:     FAILED ({run.sandbox}): {run.message}")
+        else:
+            print(
+                f"run:     interpreter started ({run.sandbox}); {len(run.imported)} modules "
+                f"imported, {len(run.failures)} failed"
+            )
+            for module, error in run.failures:
+                print(f"         import {module}: {error}")
+            if run.message:
+                print(f"         {run.message}")
+    print(f"glibc:   >= {report.glibc_floor or 'any'}")
+    errors = sum(1 for f in report.findings if f.severity == "error")
+    warnings = sum(1 for f in report.findings if f.severity == "warning")
+    verdict = "self-contained" if report.ok else "NOT self-contained"
+    print(f"result:  {verdict} ({errors} error(s), {warnings} warning(s))")
 
 
 @app.command("config")

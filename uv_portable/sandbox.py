@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -108,3 +109,47 @@ def run_sandboxed(
     """Run argv in the sandbox and return what it did (never raises on a failing command)."""
     command = sandbox_argv(tree, mount_at, argv, rootfs=rootfs, binds=binds, env=env)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def hidden_python_paths() -> tuple[list[str], list[str]]:
+    """Folders and files where a host keeps Python: hidden by the unshare sandbox."""
+    home = os.path.expanduser("~")
+    folders = [
+        os.environ.get("PYENV_ROOT", os.path.join(home, ".pyenv")),
+        os.environ.get("UV_PYTHON_INSTALL_DIR", os.path.join(home, ".local/share/uv/python")),
+        *glob.glob("/usr/lib/python3*"),
+        *glob.glob("/usr/local/lib/python3*"),
+        *glob.glob("/opt/python*"),
+        *glob.glob("/usr/lib/x86_64-linux-gnu/libpython3*"),
+    ]
+    files = [
+        *glob.glob("/usr/bin/python3*"),
+        *glob.glob("/usr/local/bin/python3*"),
+        *glob.glob("/usr/lib/x86_64-linux-gnu/libpython3*"),
+    ]
+    real_files = [f for f in files if os.path.isfile(f) and not os.path.islink(f)]
+    return [f for f in folders if os.path.isdir(f)], real_files
+
+
+def unshare_argv(tree: Path, mount_at: str, argv: Sequence[str]) -> list[str]:
+    """As root without bubblewrap: a private mount namespace where the host's Python folders
+    are empty tmpfs, its python binaries are /dev/null, and the tree appears at mount_at
+    (its original path hidden too, so that nothing can lean on it)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        raise ToolError(
+            "cannot sandbox here: neither bubblewrap nor (as root) unshare is available",
+            "install bubblewrap (apt-get install bubblewrap), or run as root",
+        )
+    folders, files = hidden_python_paths()
+    q = shlex.quote
+    lines = [
+        "set -e",
+        f"mkdir -p {q(mount_at)}",
+        f"mount --bind {q(str(tree))} {q(mount_at)}",
+        f"mount -t tmpfs none {q(str(tree))}",
+    ]
+    lines += [f"mount --bind /dev/null {q(f)}" for f in files]  # before their folders vanish
+    lines += [f"mount -t tmpfs none {q(d)}" for d in folders]
+    lines.append('exec "$@"')
+    return [unshare, "-m", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh", *argv]
