@@ -136,7 +136,7 @@ def _project_config(project: Path, target: str | None) -> Options:
 def export(
     src: Annotated[Path, typer.Argument(help="The venv to export (e.g. .venv).")],
     out: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Argument(help="Output folder or archive (default: `output` from the config)."),
     ] = None,
     force: Force = False,
@@ -206,20 +206,20 @@ def build(
         Path, typer.Argument(help="The uv project folder (default: the current folder).")
     ] = Path("."),
     output: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option("--output", "-o", help="Output folder or archive (overrides the config)."),
     ] = None,
     target: Target = None,
     python: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--python", help="Python version request passed to uv."),
     ] = None,
     group: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        Optional[list[str]],
         typer.Option("--group", help="Include this dependency group (repeatable)."),
     ] = None,
     extra: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        Optional[list[str]],
         typer.Option("--extra", help="Include this extra (repeatable)."),
     ] = None,
     fmt: Format = None,
@@ -335,7 +335,7 @@ def _print_check(report: CheckReport) -> None:
 @app.command("config")
 def config_command(
     paths: Annotated[
-        Optional[list[Path]],  # noqa: UP045
+        Optional[list[Path]],
         typer.Argument(help="Project folders or pyproject.toml files (default: current folder)."),
     ] = None,
     target: Target = None,
