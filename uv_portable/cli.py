@@ -1,6 +1,8 @@
-"""The command line: parse options, call uv_portable.api, map errors to exit codes. No logic."""
+"""The command line: parse options, call uv_portable.api, map errors to exit codes. No logic.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: typer reads these annotations at run time, and
+older typer releases (the ones Python 3.9 gets) do not resolve string annotations.
+"""
 
 import contextlib
 import json
@@ -103,7 +105,7 @@ def _rich_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-def _progress() -> api.ProgressFactory | None:
+def _progress() -> Optional[api.ProgressFactory]:
     return _rich_progress if _interactive() else None
 
 
@@ -122,7 +124,7 @@ def _root(
     """Make uv virtual environments self-contained and relocatable."""
 
 
-def _project_config(project: Path, target: str | None) -> Options:
+def _project_config(project: Path, target: Optional[str]) -> Options:
     if (project / "pyproject.toml").is_file():
         return load_config(project, target)
     if target is not None:
@@ -439,11 +441,11 @@ def _crash(exc: BaseException) -> int:
     return 3
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
     raise Interrupted("Ctrl-C")
 
 
-def run(argv: list[str] | None = None) -> int:
+def run(argv: Optional[list[str]] = None) -> int:
     """Run the CLI and return its exit code (errors are printed, never raised)."""
     command = typer.main.get_command(app)
     # Ctrl-C must unwind through our cleanup, not be turned into an exit code by the CLI
