@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "e2e"]
+nox.options.sessions = ["lint", "typecheck", "tests", "e2e", "e2e_spark"]
 nox.options.reuse_existing_virtualenvs = True
 
 SOURCES = ["uv_portable", "tests", "bench", "noxfile.py"]
@@ -50,7 +50,14 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Exports run with the build interpreter hidden (bubblewrap), CPython 3.9-3.13."""
     _sync(session)
-    session.run("pytest", "tests/e2e", *session.posargs)
+    session.run("pytest", "tests/e2e", "-m", "not spark", *session.posargs)
+
+
+@nox.session
+def e2e_spark(session: nox.Session) -> None:
+    """PySpark on a local-cluster with --archives, every host Python hidden (needs java)."""
+    _sync(session)
+    session.run("pytest", "tests/e2e", "-m", "spark", *session.posargs)
 
 
 @nox.session

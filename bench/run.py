@@ -19,9 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.helpers import make_venv  # noqa: E402
-
-from uv_portable.source import load_source  # noqa: E402
+from tests.helpers import make_venv
+from uv_portable.source import load_source
 
 
 def timed(argv: list[str] | str, **kwargs: object) -> float:
@@ -85,26 +84,45 @@ def main() -> None:
             return seconds
 
         cp_dest = work / "cp"
-        cp = run("cp -a (source venv + base prefix)", cp_dest,
-                 f"mkdir -p {cp_dest} && cp -a {venv} {cp_dest}/venv && cp -a {base} {cp_dest}/base")
-        export_dir = run("uv-portable export (folder)", work / "env", [*cli, str(venv), str(work / "env")])
-        gz = run("uv-portable export env.tar.gz", work / "env.tar.gz",
-                 [*cli, str(venv), str(work / "env.tar.gz")])
-        zst = run("uv-portable export env.tar.zst", work / "env.tar.zst",
-                  [*cli, str(venv), str(work / "env.tar.zst")])
-        pigz = run(f"tar | pigz -p{threads} (exported tree)", work / "pigz.tar.gz",
-                   f"tar -cf - -C {work / 'env'} . | pigz -p{threads} > {work / 'pigz.tar.gz'}")
+        cp = run(
+            "cp -a (source venv + base prefix)",
+            cp_dest,
+            f"mkdir -p {cp_dest} && cp -a {venv} {cp_dest}/venv && cp -a {base} {cp_dest}/base",
+        )
+        export_dir = run(
+            "uv-portable export (folder)", work / "env", [*cli, str(venv), str(work / "env")]
+        )
+        gz = run(
+            "uv-portable export env.tar.gz",
+            work / "env.tar.gz",
+            [*cli, str(venv), str(work / "env.tar.gz")],
+        )
+        zst = run(
+            "uv-portable export env.tar.zst",
+            work / "env.tar.zst",
+            [*cli, str(venv), str(work / "env.tar.zst")],
+        )
+        pigz = run(
+            f"tar | pigz -p{threads} (exported tree)",
+            work / "pigz.tar.gz",
+            f"tar -cf - -C {work / 'env'} . | pigz -p{threads} > {work / 'pigz.tar.gz'}",
+        )
         venv_pack_bin = shutil.which("venv-pack")
         vp = None
         if venv_pack_bin:
-            vp = run("venv-pack (no interpreter)", work / "vp.tar.gz",
-                     [venv_pack_bin, "-p", str(venv), "-o", str(work / "vp.tar.gz")])
+            vp = run(
+                "venv-pack (no interpreter)",
+                work / "vp.tar.gz",
+                [venv_pack_bin, "-p", str(venv), "-o", str(work / "vp.tar.gz")],
+            )
         code = "import numpy" if "numpy" in args.packages else "pass"
         start_src = startup(venv / "bin" / "python", code, args.startup_runs)
         start_out = startup(work / "env" / "bin" / "python", code, args.startup_runs)
 
-    print(f"\nmachine: {platform.machine()}, {threads} cores, Python {platform.python_version()}, "
-          f"packages: {' '.join(args.packages)}, source bytes {src_bytes / 1e6:.0f} MB\n")
+    print(
+        f"\nmachine: {platform.machine()}, {threads} cores, Python {platform.python_version()}, "
+        f"packages: {' '.join(args.packages)}, source bytes {src_bytes / 1e6:.0f} MB\n"
+    )
     print("| method | time (s) | output (MB) |")
     print("|---|---:|---:|")
     for label, seconds, nbytes in rows:

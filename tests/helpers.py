@@ -101,7 +101,10 @@ def managed_install_dir(minor: str) -> Path:
 
 def uv_env(install_dir: Path | None = None) -> dict[str, str]:
     """Environment for uv: offline-friendly, cache shared across runs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_PYTHON"))}
+    # nox points UV_PROJECT_ENVIRONMENT at its session venv: a `uv sync` of a fixture project
+    # must never sync into it.
+    drop = ("VIRTUAL_ENV", "UV_PYTHON", "UV_PROJECT_ENVIRONMENT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     if install_dir is not None:
         env["UV_PYTHON_INSTALL_DIR"] = str(install_dir)
     env["UV_PYTHON_DOWNLOADS"] = "never"
