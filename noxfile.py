@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "e2e", "e2e_spark"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests", "e2e", "e2e_spark"]
 nox.options.reuse_existing_virtualenvs = True
 
 SOURCES = ["uv_portable", "tests", "bench", "noxfile.py"]
@@ -58,6 +58,13 @@ def e2e_spark(session: nox.Session) -> None:
     """PySpark on a local-cluster with --archives, every host Python hidden (needs java)."""
     _sync(session)
     session.run("pytest", "tests/e2e", "-m", "spark", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the user guide with mkdocs; warnings are errors."""
+    _sync(session)
+    session.run("mkdocs", "build", "--strict", "-d", "site")
 
 
 @nox.session

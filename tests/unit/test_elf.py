@@ -48,5 +48,5 @@ def test_truncated_files_are_left_to_pyelftools(data: bytes, tmp_path: Path) -> 
     broken = tmp_path / "libbroken.so"
     broken.write_bytes(data)
     if data:
-        with pytest.raises(RefusedError, match="libbroken.so: not a readable ELF file"):
+        with pytest.raises(RefusedError, match=r"libbroken\.so: not a readable ELF file"):
             read_elf(broken)
