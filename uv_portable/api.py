@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -154,17 +155,16 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def staging_dir(out: Path) -> Iterator[Path]:
-    """A fresh folder beside out (same filesystem, so the final rename is atomic)."""
-    stage = Path(
-        tempfile.mkdtemp(
-            prefix=f".{out.name}.", suffix=".uv-portable-tmp", dir=out.resolve().parent
-        )
-    )
+    """A fresh folder beside out (same filesystem, so the final rename is atomic).
+
+    Named before it is made, inside the try: a signal right after mkdir still removes it.
+    """
+    stage = out.resolve().parent / f".{out.name}.{secrets.token_hex(6)}.uv-portable-tmp"
     try:
+        stage.mkdir()
         yield stage
     finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def publish(stage: Path, out: Path) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import tarfile
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -153,9 +153,9 @@ def collect(root: Path, arcroot: str | None = None) -> list[Member]:
 @contextmanager
 def _atomic(dest: Path) -> Iterator[BinaryIO]:
     """A temp file beside dest, renamed over it on success and removed on any failure."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".uv-portable-tmp", dir=dest.parent)
+    tmp = str(dest.parent / f".{dest.name}.{secrets.token_hex(6)}.uv-portable-tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:  # inside the try: a signal right after creation cleans up
             yield fh
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
