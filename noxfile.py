@@ -61,6 +61,13 @@ def e2e_spark(session: nox.Session) -> None:
 
 
 @nox.session
+def e2e_macos(session: nox.Session) -> None:
+    """On a macOS runner: export a real uv venv, move it, run it with a clean environment."""
+    _sync(session)
+    session.run("pytest", "tests/macos", *session.posargs)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the user guide with mkdocs; warnings are errors."""
     _sync(session)

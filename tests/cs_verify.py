@@ -63,7 +63,9 @@ def _check_signature(data: bytes, base: int, dataoff: int, datasize: int) -> lis
         page = 1 << page_shift
         for n in range(n_code):
             chunk = data[base + n * page : base + min((n + 1) * page, code_limit)]
-            want = sig[blob + hash_offset + n * hash_size : blob + hash_offset + (n + 1) * hash_size]
+            want = sig[
+                blob + hash_offset + n * hash_size : blob + hash_offset + (n + 1) * hash_size
+            ]
             if hashlib.new(name, chunk).digest()[:hash_size] != want:
                 problems.append(f"page {n} of the slice at {base} does not match its hash")
                 break

@@ -206,3 +206,50 @@ def debian_root(suite: str) -> Path:
     run([debootstrap, "--variant=minbase", suite, str(tmp), DEBIAN_MIRROR])
     os.rename(tmp, root)
     return root
+
+
+MACOS_WHEELS = (
+    ("macosx_11_0_arm64", "3.12", "numpy"),
+    ("macosx_11_0_arm64", "3.12", "pyyaml"),
+    ("macosx_10_13_x86_64", "3.12", "pyyaml"),
+    ("macosx_10_13_universal2", "3.12", "markupsafe"),
+    ("macosx_11_0_arm64", "3.12", "ruff"),
+)
+
+
+def macos_wheels() -> Path:
+    """Real macOS wheels from PyPI (cached): arm64, x86_64, universal2, a signed executable."""
+    folder = CACHE / "macos-wheels"
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    pip_python = sorted((PYENV_ROOT / "versions").glob("3.11.*"))[-1] / "bin" / "python3.11"
+    for platform, version, name in MACOS_WHEELS:
+        run(
+            [
+                str(pip_python),
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--only-binary=:all:",
+                "--no-deps",
+                "--platform",
+                platform,
+                "--python-version",
+                version,
+                "-d",
+                str(folder),
+                name,
+            ]
+        )
+    done.touch()
+    return folder
+
+
+def llvm_tool(name: str) -> str:
+    """An LLVM binary tool from Debian's llvm package (not on PATH); .ci/run installs it."""
+    found = sorted(Path("/usr/lib").glob(f"llvm-*/bin/{name}"))
+    assert found, f"{name} is not installed (apt-get install llvm); .ci/run installs it"
+    return str(found[-1])

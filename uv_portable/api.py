@@ -221,7 +221,11 @@ def export(
         root.mkdir()
         with _progress(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)
-        patched = patch_binaries(plan, root)
+        patched, signed = patch_binaries(plan, root)
+        if signed:
+            emit(
+                f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages in place"
+            )
         findings = _verify(root, source.base.platform, plan) if verify else ()
         if archive is None:
             publish(root, out)

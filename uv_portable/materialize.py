@@ -11,7 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from uv_portable.errors import OutputError, io_error
-from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, SetSearchPath, WriteFile
+from uv_portable.model import (
+    CopyFile,
+    MakeDir,
+    MakeSymlink,
+    Plan,
+    SetMachO,
+    SetSearchPath,
+    WriteFile,
+)
 
 Progress = Callable[[int], None]  # called with bytes done since the last call
 
@@ -55,7 +63,7 @@ def materialize(
 
     With ``link``, files that no later step rewrites are hard-linked instead of copied.
     """
-    patched = {a.dest for a in plan.actions if isinstance(a, SetSearchPath)}
+    patched = {a.dest for a in plan.actions if isinstance(a, (SetSearchPath, SetMachO))}
     dirs = [a for a in plan.actions if isinstance(a, MakeDir)]
     try:
         for d in dirs:

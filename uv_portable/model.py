@@ -107,7 +107,16 @@ class SetSearchPath:
     as_rpath: bool
 
 
-Action = Union[CopyFile, WriteFile, MakeSymlink, MakeDir, SetSearchPath]
+@dataclass(frozen=True)
+class SetMachO:
+    """Rewrite a Mach-O file's load paths, install name and LC_RPATHs, then re-sign it."""
+
+    dest: str
+    names: tuple[tuple[str, str], ...]  # old -> new, for LC_ID_DYLIB and LC_LOAD_*_DYLIB
+    rpaths: tuple[tuple[str, str], ...]  # old -> new LC_RPATH
+
+
+Action = Union[CopyFile, WriteFile, MakeSymlink, MakeDir, SetSearchPath, SetMachO]
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,15 @@ class Plan:
                 actions.append({"action": "symlink", "dest": a.dest, "target": a.target})
             elif isinstance(a, MakeDir):
                 actions.append({"action": "mkdir", "dest": a.dest})
+            elif isinstance(a, SetMachO):
+                actions.append(
+                    {
+                        "action": "set-macho",
+                        "dest": a.dest,
+                        "names": dict(a.names),
+                        "rpaths": dict(a.rpaths),
+                    }
+                )
             else:
                 actions.append(
                     {

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from uv_portable.binaries.macho import rewrite_macho
 from uv_portable.binaries.patchelf import set_search_path
 from uv_portable.materialize import safe_dest
-from uv_portable.model import Plan, SetSearchPath
+from uv_portable.model import Plan, SetMachO, SetSearchPath
 
 
-def patch_binaries(plan: Plan, root: Path) -> int:
-    """Rewrite RUNPATH/RPATH of the staged ELF files; return how many were changed."""
+def patch_binaries(plan: Plan, root: Path) -> tuple[int, list[str]]:
+    """Rewrite the staged binaries (ELF RUNPATH/RPATH, Mach-O load commands, re-signing).
+
+    Returns how many files changed, and one note per re-signed Mach-O slice.
+    """
     count = 0
+    signed: list[str] = []
     for action in plan.actions:
         if isinstance(action, SetSearchPath):
             set_search_path(safe_dest(root, action.dest), action.entries, as_rpath=action.as_rpath)
             count += 1
-    return count
+        elif isinstance(action, SetMachO):
+            notes = rewrite_macho(
+                safe_dest(root, action.dest), dict(action.names), dict(action.rpaths)
+            )
+            signed += [f"{action.dest} ({note})" for note in notes]
+            count += 1
+    return count, signed

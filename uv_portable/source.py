@@ -106,6 +106,11 @@ def load_source(path: Path) -> SourceEnv:
             f"the base interpreter of {venv} is gone: home = {home} has no {libdir}",
             f"reinstall it (`uv python install {version[0]}.{version[1]}`) or recreate the venv",
         )
+    if ".framework/" in str(executable):
+        raise SourceError(
+            f"{executable} is a macOS framework build, which uv-portable does not export",
+            "use an uv-managed interpreter: `uv venv --relocatable --managed-python`",
+        )
     prefix = executable.parent.parent
     if not (prefix / "lib" / libdir / "os.py").is_file():
         raise SourceError(

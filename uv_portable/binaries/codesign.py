@@ -77,3 +77,31 @@ def resign_slice(buf: bytearray, slice_offset: int, dataoff: int, datasize: int)
             struct.pack_into(">I", sig, cd + 12, flags | CS_ADHOC)
     buf[start : start + datasize] = sig
     return dropped
+
+
+def signature_mismatches(buf: bytes, slice_offset: int, dataoff: int, datasize: int) -> list[str]:
+    """Pages whose hash in the slice's CodeDirectories does not match (empty: valid)."""
+    start = slice_offset + dataoff
+    sig = bytes(buf[start : start + datasize])
+    try:
+        directories, _ = _code_directories(sig)
+    except (SignatureError, struct.error) as exc:
+        return [str(exc)]
+    problems = []
+    for cd in directories:
+        (_, _, _, _, hash_offset, _, _, n_code, code_limit) = struct.unpack_from(
+            ">IIIIIIIII", sig, cd
+        )
+        hash_size, hash_type, _, page_shift = struct.unpack_from(">BBBB", sig, cd + 36)
+        algorithm = _HASHES.get(hash_type)
+        if algorithm is None:
+            return [f"unknown hash type {hash_type}"]
+        page = 1 << page_shift if page_shift else code_limit
+        for i in range(n_code):
+            lo = slice_offset + i * page
+            hi = slice_offset + min((i + 1) * page, code_limit)
+            want = sig[cd + hash_offset + i * hash_size : cd + hash_offset + (i + 1) * hash_size]
+            if hashlib.new(algorithm, bytes(buf[lo:hi])).digest()[:hash_size] != want:
+                problems.append(f"page {i} does not match its signed hash")
+                break
+    return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 from macholib import mach_o
 from macholib.MachO import MachO
 
-from uv_portable.binaries.codesign import SignatureError, resign_slice
+from uv_portable.binaries.codesign import SignatureError, resign_slice, signature_mismatches
 from uv_portable.errors import RefusedError
 
 MACHO_MAGICS = frozenset(
@@ -168,3 +169,26 @@ def rewrite_macho(path: Path, names: Mapping[str, str], rpaths: Mapping[str, str
                 notes.append(f"{arch}:{'ad hoc (signature dropped)' if dropped else 're-hashed'}")
     path.write_bytes(bytes(buf))
     return notes
+
+
+def expand_load_path(path: str, loader_dir: str, executable_dir: str) -> str:
+    """Resolve @loader_path / @executable_path against folders (other paths: normalised)."""
+    if path.startswith("@loader_path"):
+        path = loader_dir + path[len("@loader_path") :]
+    elif path.startswith("@executable_path"):
+        path = executable_dir + path[len("@executable_path") :]
+    return posixpath.normpath(path)
+
+
+def verify_signatures(path: Path) -> list[str]:
+    """For every signed slice, whether its code pages still match the signature."""
+    macho = _load(path)
+    data = path.read_bytes()
+    problems = []
+    for header in macho.headers:
+        for lc, cmd, _data in header.commands:
+            if lc.cmd == mach_o.LC_CODE_SIGNATURE:
+                arch = _CPU.get(header.header.cputype, "?")
+                for problem in signature_mismatches(data, header.offset, cmd.dataoff, cmd.datasize):
+                    problems.append(f"{arch}: {problem}")
+    return problems
