@@ -253,3 +253,32 @@ def llvm_tool(name: str) -> str:
     found = sorted(Path("/usr/lib").glob(f"llvm-*/bin/{name}"))
     assert found, f"{name} is not installed (apt-get install llvm); .ci/run installs it"
     return str(found[-1])
+
+
+def compile_so(
+    path: Path,
+    source: str,
+    *,
+    soname: str | None = None,
+    needs: list[Path] = (),  # type: ignore[assignment]
+    rpath: str | None = None,
+    runpath: str | None = None,
+) -> Path:
+    """Compile a tiny shared library with the C compiler (fixture ELF trees for the tests)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed for the ELF fixtures; .ci/run installs gcc"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c_file = path.with_name(path.name + ".c")
+    c_file.write_text(source)
+    argv = [cc, "-shared", "-fPIC", "-o", str(path), str(c_file)]
+    if soname:
+        argv.append(f"-Wl,-soname,{soname}")
+    for lib in needs:
+        argv += [f"-L{lib.parent}", f"-l:{lib.name}"]
+    if rpath is not None:
+        argv += ["-Wl,--disable-new-dtags", f"-Wl,-rpath,{rpath}"]
+    if runpath is not None:
+        argv += ["-Wl,--enable-new-dtags", f"-Wl,-rpath,{runpath}"]
+    run(argv)
+    c_file.unlink()
+    return path

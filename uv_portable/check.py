@@ -338,7 +338,8 @@ def check(
         raise UsageError(f"{path} does not exist", "pass an exported folder or archive")
     target = parse_glibc_target(target_glibc) if target_glibc else None
     with _tree_of(path) as (tree, extraction):
-        report = verify_tree(tree)
+        # A folder checked in place still knows its own path: scripts naming it break on moving.
+        report = verify_tree(tree, build_paths=(str(path),) if path.is_dir() else ())
         findings = [*extraction, *report.findings]
         if target is not None:
             for rel, version in report.glibc:

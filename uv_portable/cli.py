@@ -308,7 +308,7 @@ def check_command(
 
 def _print_check(report: CheckReport) -> None:
     print(f"checked: {report.path}")
-    shown = [f for f in report.findings if f.severity != "info"]
+    shown = list(report.findings)
     width = max((len(f.code) for f in shown), default=0)
     for f in shown:
         print(f"{f.severity:<8} {f.code:<{width}}  {f.path}: {f.message}")
@@ -457,6 +457,10 @@ def run(argv: Optional[list[str]] = None) -> int:
         if isinstance(code, int):
             return code  # non-standalone typer returns the code of an Exit
     except UvPortableError as exc:
+        output = getattr(exc, "output", "")
+        if output:  # an external tool failed: show the end of what it said
+            for line in output.splitlines()[-20:]:
+                print(f"  | {line}", file=sys.stderr)
         _say(f"error: {exc.message}")
         if exc.hint:
             _say(f"  hint: {exc.hint}")

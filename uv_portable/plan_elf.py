@@ -86,9 +86,9 @@ class ElfPlanning(PlannerBase):
             )
             if not pending:
                 return infos
-            for soname, needer in pending:
+            for soname, needers in pending:
                 settled.add(soname)
-                self.bundle(soname, needer[len(OUT) + 1 :], infos)
+                self.bundle(soname, [n[len(OUT) + 1 :] for n in needers], infos)
 
     def in_output(self, path: str) -> bool:
         return path.startswith(OUT + "/") and path[len(OUT) + 1 :] in self.files
@@ -102,15 +102,26 @@ class ElfPlanning(PlannerBase):
             return replace(info, rpath=entries)
         return info
 
-    def bundle(self, soname: str, dest: str, infos: dict[str, tuple[Path, ElfInfo]]) -> None:
-        """Find soname as the loader would on this host and copy it into lib/."""
-        src, info = infos[dest]
-        found = resolve_on_host(
-            soname,
-            search_dirs(info, str(src.parent)),
-            extra_default=(str(self.base.prefix / "lib"),),
-        )
-        if found.path is None:
+    def bundle(
+        self, soname: str, needers: list[str], infos: dict[str, tuple[Path, ElfInfo]]
+    ) -> None:
+        """Find soname as the loader would for each file that needs it; copy it into lib/.
+
+        Two files that find two different libraries under one soname cannot share lib/:
+        refused (auditwheel renames with a hash; that changes what the files load).
+        """
+        found_by: list[tuple[str, str]] = []  # (needer, host path)
+        for needer in needers:
+            src, info = infos[needer]
+            hit = resolve_on_host(
+                soname,
+                search_dirs(info, str(src.parent)),
+                extra_default=(str(self.base.prefix / "lib"),),
+            )
+            if hit.path is not None:
+                found_by.append((needer, hit.path))
+        dest = needers[0]
+        if not found_by:
             severity = "warning" if soname in self.options.allow_missing else "error"
             self.finding(
                 severity,
@@ -121,28 +132,41 @@ class ElfPlanning(PlannerBase):
                 f"--allow-missing {soname} if the target host has it",
             )
             return
-        real = Path(found.path).resolve()
-        mapped = map_into(found.path, self.roots)
+        first_needer, first = found_by[0]
+        for other_needer, other in found_by[1:]:
+            if not same_file(Path(first), Path(other)):
+                self.finding(
+                    "error",
+                    "soname-clash",
+                    other_needer,
+                    f"needs {soname} from {other}, but {first_needer} needs a different "
+                    f"{soname} from {first}",
+                    "rebuild both against the same library, or install only one of them",
+                )
+                return
+        dest, found_path = found_by[0]
+        real = Path(found_path).resolve()
+        mapped = map_into(found_path, self.roots)
         if mapped is not None and mapped[len(OUT) + 1 :] in self.files:
             self.top_libs[soname] = mapped[len(OUT) + 1 :]
             return
         lib_dest = f"lib/{soname}"
         existing = self.files.get(lib_dest)
         if existing is not None:
-            other = existing.src if isinstance(existing, CopyFile) else None
-            if other is None or not same_file(other, real):
+            shipped = existing.src if isinstance(existing, CopyFile) else None
+            if shipped is None or not same_file(shipped, real):
                 self.finding(
                     "error",
                     "soname-clash",
                     dest,
-                    f"needs {soname} from {found.path}, but lib/{soname} in the "
-                    f"environment is a different file ({other})",
+                    f"needs {soname} from {found_path}, but lib/{soname} in the "
+                    f"environment is a different file ({shipped})",
                     "remove one of the two libraries, or rebuild against the same one",
                 )
                 return
         else:
             self.add_file(real, lib_dest, "bundle", real.stat())
-            self.bundled.append((soname, found.path))
+            self.bundled.append((soname, found_path))
             infos[lib_dest] = (real, self.read(real))
         self.top_libs[soname] = lib_dest
 

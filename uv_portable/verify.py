@@ -71,9 +71,11 @@ def _inside(path: str, root: str) -> bool:
 
 
 class _Verifier:
-    def __init__(self, root: Path, host_libraries: bool) -> None:
+    def __init__(self, root: Path, host_libraries: bool, build_paths: tuple[str, ...]) -> None:
         self.root = root
         self.host_libraries = host_libraries
+        self.build_paths = set(build_paths)  # absolute paths of the build host, if known
+        self.texts: list[tuple[str, Path]] = []  # small text files worth scanning for them
         self.top = str(root)
         self.findings: list[Finding] = []
         self.elves: dict[str, ElfInfo] = {}  # relative path -> info
@@ -90,6 +92,7 @@ class _Verifier:
             elif entry.is_file(follow_symlinks=False):
                 self.file(rel, entry)
         self.libraries()
+        self.mentions()
         python = self.root / "bin" / "python"
         if not python.is_file():
             self.add(
@@ -126,6 +129,8 @@ class _Verifier:
         path = Path(entry.path)
         if name == "pyvenv.cfg" and "/" not in rel:
             cfg = dict(parse_pyvenv_cfg(path.read_text(errors="replace")))
+            if "home" in cfg and cfg["home"].startswith("/"):
+                self.build_paths.add(posixpath.dirname(cfg["home"].rstrip("/")))
             if "home" in cfg:
                 self.add(
                     "error",
@@ -164,6 +169,8 @@ class _Verifier:
             text = path.read_text(errors="replace")
             if "_uv_portable_relocate" not in text:
                 match = re.search(r"""['"]prefix['"]\s*:\s*['"](/[^'"]*)['"]""", text)
+                if match and match[1] not in ("/usr", "/usr/local"):
+                    self.build_paths.add(match[1])
                 if match:
                     self.add(
                         "warning",
@@ -175,6 +182,8 @@ class _Verifier:
                     )
             return
         mode = entry.stat(follow_symlinks=False).st_mode
+        if self._worth_scanning(rel, name, entry):
+            self.texts.append((rel, path))
         if (".so" in name or mode & 0o111) and is_elf(path):
             try:
                 info = read_elf(path)
@@ -216,7 +225,7 @@ class _Verifier:
                         "error",
                         "abs-shebang",
                         rel,
-                        f"runs {interpreter}, outside the tree",
+                        f"runs {interpreter} by absolute path; moved, it breaks",
                         "export with uv-portable, which makes scripts relocatable",
                     )
 
@@ -287,11 +296,37 @@ class _Verifier:
                 "re-sign it (`codesign --force --sign -`) or re-export with uv-portable",
             )
 
+    @staticmethod
+    def _worth_scanning(rel: str, name: str, entry: os.DirEntry[str]) -> bool:
+        """Small text files where a build path would matter: scripts, metadata, config."""
+        if "__pycache__" in rel or entry.stat(follow_symlinks=False).st_size > 256 * 1024:
+            return False
+        if rel.startswith("bin/") or name.endswith((".pth", ".cfg", ".ini", ".toml")):
+            return True
+        return ".dist-info/" in rel and name.endswith((".json", ".txt"))
+
+    def mentions(self) -> None:
+        """Informational: text files that still name a path of the build host."""
+        needles = sorted((p for p in self.build_paths if len(p) > 1), key=len, reverse=True)
+        if not needles:
+            return
+        for rel, path in self.texts:
+            try:
+                text = path.read_bytes()
+            except OSError:
+                continue
+            hit = next((n for n in needles if n.encode() in text), None)
+            if hit is not None and not any(
+                f.path == rel and f.severity != "info" for f in self.findings
+            ):
+                self.add("info", "build-path-mention", rel, f"mentions {hit} of the build host")
+
     def libraries(self) -> None:
         """Every needed library must come from the tree or from every host (the policy)."""
         objects = {f"{self.top}/{rel}": info for rel, info in self.elves.items()}
         closure = tree_closure(objects, os.path.isfile, self.top)
-        for soname, needer in sorted(closure.unresolved.items()):
+        for soname, needers in sorted(closure.unresolved.items()):
+            needer = needers[0]
             if soname.startswith("libpython") and soname in self.names:
                 continue  # loaded by the interpreter before any extension
             self.add(
@@ -303,13 +338,17 @@ class _Verifier:
             )
 
 
-def verify_tree(root: Path, *, host_libraries: bool = False) -> TreeReport:
+def verify_tree(
+    root: Path, *, host_libraries: bool = False, build_paths: tuple[str, ...] = ()
+) -> TreeReport:
     """Find what would stop the tree from running elsewhere.
 
     ``host_libraries``: the user says the target provides libraries outside the policy
-    (``--no-bundle``), so unresolved ones are warnings, not errors.
+    (``--no-bundle``), so unresolved ones are warnings, not errors. ``build_paths``: absolute
+    paths of the build host to look for in scripts and metadata (besides those the tree names
+    itself: a pyvenv.cfg ``home``, an unrelocated ``_sysconfigdata`` prefix).
     """
-    return _Verifier(root, host_libraries).run()
+    return _Verifier(root, host_libraries, build_paths).run()
 
 
 _PROBE = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.path]))"

@@ -153,3 +153,19 @@ def test_source_date_epoch_and_arcroot(small_venv: Path, tmp_path: Path) -> None
         members = tar.getmembers()
     assert all(m.name == "environment" or m.name.startswith("environment/") for m in members)
     assert {m.mtime for m in members} == {1700000000}
+
+
+def test_hard_links_are_stored_once(small_venv_copy: Path, tmp_path: Path) -> None:
+    site = small_venv_copy / "lib" / "python3.12" / "site-packages"
+    original = next((site / "cowsay").glob("*.py"))
+    os.link(original, site / "cowsay" / "hardlinked_copy.py")
+    proc = cli("export", str(small_venv_copy), str(tmp_path / "env.tar"))
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(tmp_path / "env.tar") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    first = f"lib/python3.12/site-packages/cowsay/{original.name}"
+    pair = [members[first], members["lib/python3.12/site-packages/cowsay/hardlinked_copy.py"]]
+    kinds = sorted((m.type == tarfile.LNKTYPE, m.name) for m in pair)
+    assert [k for k, _ in kinds] == [False, True]  # one file, one link to it
+    link = next(m for m in pair if m.type == tarfile.LNKTYPE)
+    assert link.linkname in members and not link.linkname.startswith("/")

@@ -135,6 +135,7 @@ def test_stale_lock_file(project: Path) -> None:
     proc = _cli("build", cwd=project)
     assert proc.returncode == 6, proc.stderr
     assert "uv lock" in proc.stderr and "Traceback" not in proc.stderr
+    assert "  | " in proc.stderr  # uv's own words are shown
     assert not (project / "dist" / "demo.tar.gz").exists()
 
 

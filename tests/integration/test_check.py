@@ -262,3 +262,15 @@ def test_sandbox_unavailable_still_prints_static_results(
     )
     assert proc.returncode == 1
     assert "cannot sandbox here" in proc.stdout and "glibc:" in proc.stdout
+
+
+def test_build_path_mentions_are_informational(export_copy: Path) -> None:
+    (export_copy / "bin" / "tool.cfg").write_text(f"data = {export_copy}/share/data\n")
+    code, report = check_json(str(export_copy))
+    assert code == 0  # information, not an error
+    infos = {
+        (f["code"], f["path"])
+        for f in report["findings"]  # type: ignore[union-attr, index]
+        if f["severity"] == "info"
+    }  # type: ignore[index]
+    assert ("build-path-mention", "bin/tool.cfg") in infos

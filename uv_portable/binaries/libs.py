@@ -156,7 +156,7 @@ class Closure:
     """What the loader would find inside a tree, from every object as a starting point."""
 
     found: set[str]  # sonames found inside the tree
-    unresolved: dict[str, str]  # soname -> first object path that needs it and cannot find it
+    unresolved: dict[str, tuple[str, ...]]  # soname -> the objects that need it, in order
 
 
 def tree_closure(
@@ -170,7 +170,7 @@ def tree_closure(
     found once counts as loaded for every object, as for the loader (auditwheel does the same).
     """
     found: set[str] = set()
-    needs: dict[str, str] = {}
+    needs: dict[str, list[str]] = {}
     visited: set[tuple[str, tuple[str, ...]]] = set()
 
     def inside_dirs(entries: Iterable[str] | None, origin: str) -> list[str]:
@@ -202,10 +202,12 @@ def tree_closure(
                 continue
             hit = next((f"{d}/{soname}" for d in dirs if exists(f"{d}/{soname}")), None)
             if hit is None:
-                needs.setdefault(soname, path)
+                needers = needs.setdefault(soname, [])
+                if path not in needers:
+                    needers.append(path)
                 continue
             found.add(soname)
             if hit in objects:
                 stack.append((hit, child_chain))
-    unresolved = {s: p for s, p in needs.items() if s not in found}
+    unresolved = {s: tuple(p) for s, p in needs.items() if s not in found}
     return Closure(found, unresolved)
