@@ -32,16 +32,23 @@ def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m uv_portable`` and return the finished process (any exit code)."""
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m uv_portable`` (behind ``prefix``, e.g. setpriv) and return the finished
+    process, whatever its exit code."""
     return subprocess.run(
-        [sys.executable, "-m", "uv_portable", *args],
+        [*prefix, sys.executable, "-m", "uv_portable", *args],
         capture_output=True,
         text=True,
         check=False,
         env=env,
-        cwd=REPO,
+        cwd=cwd,
     )
+
+
+# As root, drop the capabilities that bypass file permissions: root then meets them as anyone.
+WITHOUT_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all")
 
 
 def _pyenv_version(minor: str) -> Path | None:

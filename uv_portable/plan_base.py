@@ -50,7 +50,6 @@ STDLIB_TEST_DIRS = (
 BASE_DATA_GLOBS = ("tcl8*", "tk8*", "itcl*", "thread2*", "tcl9*", "tk9*")
 VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
 _PYTHON_NAME = re.compile(r"^python(\d(\.\d+t?)?)?$")
-_SO_NAME = re.compile(r"\.so(\.\d+)*$")
 _ELF_HINT = "reinstall the package that ships it, or report it to uv-portable"
 
 

@@ -6,7 +6,7 @@ import posixpath
 from dataclasses import replace
 from pathlib import Path
 
-from uv_portable.binaries.elf import ElfInfo, read_elf
+from uv_portable.binaries.elf import SO_NAME, ElfInfo, read_elf
 from uv_portable.binaries.libs import (
     glibc_floor,
     resolve_on_host,
@@ -17,7 +17,7 @@ from uv_portable.binaries.libs import (
 )
 from uv_portable.errors import RefusedError
 from uv_portable.model import CopyFile, SetSearchPath
-from uv_portable.plan_base import _ELF_HINT, _SO_NAME, DEFAULT_LIB_DIRS, OUT, PlannerBase
+from uv_portable.plan_base import _ELF_HINT, DEFAULT_LIB_DIRS, OUT, PlannerBase
 from uv_portable.runpath import Relocated, expand_origin, map_into, origin_relative, relocate
 
 
@@ -41,7 +41,7 @@ class ElfPlanning(PlannerBase):
         for dest, action in self.files.items():
             if (
                 isinstance(action, CopyFile)
-                and _SO_NAME.search(dest)
+                and SO_NAME.search(dest)
                 and dest not in self.elf
                 and dest not in self.macho
                 and action.src.stat().st_size > 0

@@ -6,19 +6,12 @@ import os
 import re
 from pathlib import Path
 
+from uv_portable.binaries.macho import MACHO_MAGICS
 from uv_portable.errors import OutputError, SourceError
 from uv_portable.model import Interpreter, SourceEnv
 from uv_portable.scripts import parse_pyvenv_cfg
 
 MIN_VERSION = (3, 9)
-_MACHO_MAGICS = {
-    b"\xfe\xed\xfa\xce",
-    b"\xce\xfa\xed\xfe",
-    b"\xfe\xed\xfa\xcf",
-    b"\xcf\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe",
-    b"\xbe\xba\xfe\xca",
-}
 _HINT_CREATE = "create it with `uv venv --relocatable` and install into it with `uv pip install`"
 
 
@@ -38,7 +31,7 @@ def detect_platform(executable: Path) -> str:
         raise OutputError(f"cannot read the base interpreter {executable}: {exc.strerror}") from exc
     if magic == b"\x7fELF":
         return "linux"
-    if magic in _MACHO_MAGICS:
+    if magic in MACHO_MAGICS:
         return "macos"
     raise SourceError(
         f"{executable} is neither an ELF nor a Mach-O executable",

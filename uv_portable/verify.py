@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from uv_portable.binaries.elf import ElfInfo, is_elf, read_elf
+from uv_portable.binaries.elf import SO_NAME, ElfInfo, is_elf, read_elf
 from uv_portable.binaries.libs import glibc_floor, tree_closure, version_str
 from uv_portable.binaries.macho import (
     expand_load_path,
@@ -29,7 +29,6 @@ from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
 SYSTEM_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/sh", "/usr/bin/bash")
 _LONG_EXEC = re.compile(rb"^'''exec' '(/[^']+)'", re.MULTILINE)
-_SO_NAME = re.compile(r"\.so(\.\d+)*$")
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,7 @@ class _Verifier:
         if (".so" in name or ".dylib" in name or mode & 0o111) and is_macho(path):
             self.macho_file(rel, path)
             return
-        if _SO_NAME.search(name) and entry.stat().st_size > 0:
+        if SO_NAME.search(name) and entry.stat().st_size > 0:
             self.add("warning", "not-elf", rel, "named like a shared library but not an ELF file")
             return
         if rel.startswith("bin/") and mode & 0o111:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli
+from tests.helpers import WITHOUT_DAC, cli
 from tests.integration.test_bad_input import USAGE, assert_clean_failure, assert_nothing_written
 from uv_portable import api, archive
 from uv_portable.errors import UvPortableError
@@ -57,23 +56,10 @@ def test_output_folder_missing(small_venv: Path, tmp_path: Path) -> None:
 
 
 def test_output_folder_read_only(small_venv: Path, tmp_path: Path) -> None:
-    import subprocess
-
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
-    argv = [
-        "setpriv",
-        "--bounding-set=-dac_override,-dac_read_search",
-        "--inh-caps=-all",
-        sys.executable,
-        "-m",
-        "uv_portable",
-        "export",
-        str(small_venv),
-        str(folder / "env.tar.gz"),
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
+    proc = cli("export", str(small_venv), str(folder / "env.tar.gz"), prefix=WITHOUT_DAC)
     assert_clean_failure(proc, USAGE, "is not writable")
     assert list(folder.iterdir()) == []
 

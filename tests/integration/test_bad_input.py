@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, run, tree_digest, uv, uv_env
+from tests.helpers import REPO, WITHOUT_DAC, cli, run, tree_digest, uv, uv_env
 
 USAGE, SOURCE, REFUSED, IO, INTERRUPTED = 2, 4, 5, 6, 130
 
@@ -133,19 +133,7 @@ def test_unreadable_file_in_source(small_venv_copy: Path, tmp_path: Path) -> Non
         (small_venv_copy / "lib" / "python3.12" / "site-packages" / "cowsay").glob("*.py")
     )
     secret.chmod(0)
-    # As root, drop the capabilities that bypass file permissions, as for any other user.
-    argv = [
-        "setpriv",
-        "--bounding-set=-dac_override,-dac_read_search",
-        "--inh-caps=-all",
-        sys.executable,
-        "-m",
-        "uv_portable",
-        "export",
-        str(small_venv_copy),
-        str(tmp_path / "out"),
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
+    proc = cli("export", str(small_venv_copy), str(tmp_path / "out"), prefix=WITHOUT_DAC)
     assert_clean_failure(proc, IO, "permission denied")
     assert secret.name in proc.stderr
     assert_nothing_written(tmp_path, keep=("venv",))

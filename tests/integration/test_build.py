@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, run, uv_env
+from tests.helpers import REPO, cli, run, uv_env
 from tests.integration.test_bad_input import USAGE, assert_clean_failure
 from uv_portable.sandbox import run_sandboxed
 
@@ -29,14 +29,7 @@ def project(tmp_path: Path) -> Path:
 def _cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "uv_portable", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        env=env or uv_env(),
-    )
+    return cli(*args, cwd=cwd, env=env or uv_env())
 
 
 def _sandbox_imports(tree: Path, modules: list[str]) -> dict[str, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterator
 
 CSMAGIC_EMBEDDED_SIGNATURE = 0xFADE0CC0
 CSMAGIC_CODEDIRECTORY = 0xFADE0C02
@@ -41,6 +42,24 @@ def _code_directories(sig: bytes) -> tuple[list[int], list[int]]:
     return directories, wrappers
 
 
+def _page_hashes(
+    buf: bytes | bytearray, slice_offset: int, sig: bytes | bytearray, cd: int
+) -> Iterator[tuple[slice, bytes]]:
+    """For each code slot of the CodeDirectory at cd: where its hash sits in sig, and the hash
+    of the page as it is in buf now."""
+    (_, _, _, _, hash_offset, _, _, n_code, code_limit) = struct.unpack_from(">IIIIIIIII", sig, cd)
+    hash_size, hash_type, _, page_shift = struct.unpack_from(">BBBB", sig, cd + 36)
+    algorithm = _HASHES.get(hash_type)
+    if algorithm is None:
+        raise SignatureError(f"unknown code-directory hash type {hash_type}")
+    page = 1 << page_shift if page_shift else code_limit
+    for i in range(n_code):
+        lo = slice_offset + i * page
+        hi = slice_offset + min((i + 1) * page, code_limit)
+        where = slice(cd + hash_offset + i * hash_size, cd + hash_offset + (i + 1) * hash_size)
+        yield where, hashlib.new(algorithm, bytes(buf[lo:hi])).digest()[:hash_size]
+
+
 def resign_slice(buf: bytearray, slice_offset: int, dataoff: int, datasize: int) -> bool:
     """Re-hash the code pages of one slice into its CodeDirectories (buf is the whole file).
 
@@ -53,26 +72,18 @@ def resign_slice(buf: bytearray, slice_offset: int, dataoff: int, datasize: int)
     for offset in wrappers:
         length = struct.unpack_from(">I", sig, offset + 4)[0]
         if length > 8:  # a real CMS signature: it signed the old CodeDirectory
-            sig[offset : offset + length] = struct.pack(">II", CSMAGIC_BLOBWRAPPER, 8) + bytes(
-                length - 8
-            )
+            empty = struct.pack(">II", CSMAGIC_BLOBWRAPPER, 8)
+            sig[offset : offset + length] = empty + bytes(length - 8)
             dropped = True
     for cd in directories:
-        (_, _, _, flags, hash_offset, _, _, n_code, code_limit) = struct.unpack_from(
-            ">IIIIIIIII", sig, cd
+        flags, code_limit = (
+            struct.unpack_from(">I", sig, cd + 12)[0],
+            struct.unpack_from(">I", sig, cd + 32)[0],
         )
-        hash_size, hash_type, _, page_shift = struct.unpack_from(">BBBB", sig, cd + 36)
-        algorithm = _HASHES.get(hash_type)
-        if algorithm is None:
-            raise SignatureError(f"unknown code-directory hash type {hash_type}")
         if code_limit != dataoff:
             raise SignatureError("the signature does not start where the code ends")
-        page = 1 << page_shift if page_shift else code_limit
-        for i in range(n_code):
-            lo = slice_offset + i * page
-            hi = slice_offset + min((i + 1) * page, code_limit)
-            digest = hashlib.new(algorithm, bytes(buf[lo:hi])).digest()[:hash_size]
-            sig[cd + hash_offset + i * hash_size : cd + hash_offset + (i + 1) * hash_size] = digest
+        for where, digest in list(_page_hashes(buf, slice_offset, sig, cd)):
+            sig[where] = digest
         if dropped:
             struct.pack_into(">I", sig, cd + 12, flags | CS_ADHOC)
     buf[start : start + datasize] = sig
@@ -85,23 +96,10 @@ def signature_mismatches(buf: bytes, slice_offset: int, dataoff: int, datasize: 
     sig = bytes(buf[start : start + datasize])
     try:
         directories, _ = _code_directories(sig)
+        for cd in directories:
+            for index, (where, digest) in enumerate(_page_hashes(buf, slice_offset, sig, cd)):
+                if sig[where] != digest:
+                    return [f"page {index} does not match its signed hash"]
     except (SignatureError, struct.error) as exc:
         return [str(exc)]
-    problems = []
-    for cd in directories:
-        (_, _, _, _, hash_offset, _, _, n_code, code_limit) = struct.unpack_from(
-            ">IIIIIIIII", sig, cd
-        )
-        hash_size, hash_type, _, page_shift = struct.unpack_from(">BBBB", sig, cd + 36)
-        algorithm = _HASHES.get(hash_type)
-        if algorithm is None:
-            return [f"unknown hash type {hash_type}"]
-        page = 1 << page_shift if page_shift else code_limit
-        for i in range(n_code):
-            lo = slice_offset + i * page
-            hi = slice_offset + min((i + 1) * page, code_limit)
-            want = sig[cd + hash_offset + i * hash_size : cd + hash_offset + (i + 1) * hash_size]
-            if hashlib.new(algorithm, bytes(buf[lo:hi])).digest()[:hash_size] != want:
-                problems.append(f"page {i} does not match its signed hash")
-                break
-    return problems
+    return []

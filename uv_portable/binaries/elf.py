@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 from uv_portable.errors import RefusedError
 
 ELF_MAGIC = b"\x7fELF"
+SO_NAME = re.compile(r"\.so(\.\d+)*$")  # a file named like a shared library
 # pyelftools exposes the string of these dynamic tags under these attribute names.
 _STRING_TAGS = {
     "DT_NEEDED": "needed",
