@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from uv_portable.archive import (
     ArchiveOptions,
@@ -25,9 +21,10 @@ from uv_portable.archive import (
 from uv_portable.binaries.libs import parse_glibc_target
 from uv_portable.build import create_project_venv, temporary_venv_dir
 from uv_portable.config import Options
-from uv_portable.errors import Interrupted, RefusedError, UsageError, VerifyError
+from uv_portable.errors import RefusedError, VerifyError
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
+from uv_portable.output import check_output_location, publish, staging_dir, terminate_as_interrupt
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.source import load_source
@@ -52,58 +49,6 @@ class ExportResult:
     archive: ArchiveSummary | None = None
 
 
-def _inside(child: Path, parent: Path) -> bool:
-    return child == parent or parent in child.parents
-
-
-def check_output_location(
-    src: Path, out: Path, *, force: bool, fmt: str = "dir", make_parent: bool = False
-) -> None:
-    """Refuse outputs that overlap the source or would clobber data.
-
-    With ``make_parent``, a missing output folder is fine if it can be created.
-    """
-    src_real, out_real = src.resolve(), out.resolve()
-    if _inside(out_real, src_real):
-        raise UsageError(
-            f"output {out} is inside the source {src}", "choose an output path outside the venv"
-        )
-    if _inside(src_real, out_real):
-        raise UsageError(
-            f"the source {src} is inside the output {out}",
-            "choose an output folder that does not contain the venv",
-        )
-    parent = out_real.parent
-    while make_parent and not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"output folder {parent} does not exist", f"create it: mkdir -p {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(
-            f"output folder {parent} is not writable", "choose another output location"
-        )
-    if fmt == "dir":
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
-            raise UsageError(
-                f"output {out} exists and is not a folder",
-                "remove it or choose another output path",
-            )
-        if out.is_dir() and any(out.iterdir()) and not force:
-            raise UsageError(
-                f"output {out} exists and is not empty",
-                "pass --force to replace it, or choose another output path",
-            )
-    elif out.is_dir():
-        raise UsageError(
-            f"output {out} is a folder, not a {fmt} file", "choose a file name such as env.tar.gz"
-        )
-    elif out.exists() and not force:
-        raise UsageError(
-            f"output {out} already exists",
-            "pass --force to replace it, or choose another output path",
-        )
-
-
 def plan_export(src: Path, options: ExportOptions | None = None) -> Plan:
     """Read the source venv and decide everything; writes nothing."""
     return make_plan(load_source(src), options)
@@ -118,73 +63,20 @@ def refuse_if_needed(plan: Plan) -> None:
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     editable = [f for f in errors if f.code == "editable"]
     if editable:
-        names = ", ".join(f.message.split(" is an editable")[0] for f in editable)
+        names = ", ".join(f.subject for f in editable)
         raise RefusedError(
             f"editable installs cannot be exported: {names}{more}",
             "reinstall them non-editable: `uv sync --no-editable`",
         )
     glibc = [f for f in errors if f.code == "glibc-too-new"]
     if glibc:
-        target = glibc[0].message.rsplit(" ", 1)[-1]
-        worst = ", ".join(f"{f.path} ({f.message.split()[2]})" for f in glibc[:3])
+        worst = ", ".join(f"{f.path} ({f.subject})" for f in glibc[:3])
         raise RefusedError(
-            f"{len(glibc)} file(s) need a newer glibc than {target}: {worst}"
+            f"{len(glibc)} file(s) need a newer glibc than {plan.target_glibc}: {worst}"
             + (", ..." if len(glibc) > 3 else ""),
             glibc[0].hint,
         )
     raise RefusedError(f"{first.path}: {first.message}{more}", first.hint)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM unwind like Ctrl-C so the staging folder is removed."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
-    """A fresh folder beside out (same filesystem, so the final rename is atomic).
-
-    Named before it is made, inside the try: a signal right after mkdir still removes it.
-    """
-    stage = out.resolve().parent / f".{out.name}.{secrets.token_hex(6)}.uv-portable-tmp"
-    try:
-        stage.mkdir()
-        yield stage
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def publish(stage: Path, out: Path) -> None:
-    """Move the finished staging folder to out, replacing an old one as late as possible."""
-    if out.is_dir():
-        old = Path(
-            tempfile.mkdtemp(
-                prefix=f".{out.name}.", suffix=".uv-portable-old", dir=out.resolve().parent
-            )
-        )
-        os.rename(out, old / "tree")
-        try:
-            os.rename(stage, out)
-        except BaseException:
-            os.rename(old / "tree", out)
-            raise
-        finally:
-            shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(stage, out)
 
 
 def export(
@@ -216,7 +108,7 @@ def export(
         emit(note)
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     summary: ArchiveSummary | None = None
-    with _terminate_as_interrupt(), staging_dir(out) as stage:
+    with terminate_as_interrupt(), staging_dir(out) as stage:
         root = stage / "tree"
         root.mkdir()
         with _progress(progress, "copying", total) as advance:

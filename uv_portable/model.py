@@ -60,6 +60,7 @@ class Finding:
     path: str  # relative to the tree it was found in (or absolute for source files)
     message: str
     hint: str = ""
+    subject: str = ""  # what the finding names, for summaries: a distribution, a version
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class Plan:
     bundled: tuple[tuple[str, str], ...] = field(default=())  # (soname, host path)
     glibc: tuple[tuple[str, str], ...] = field(default=())  # (dest, "2.34") per ELF file
     bundling: bool = True  # whether libraries outside the policy were bundled
+    target_glibc: str | None = None  # the --target-glibc the plan was checked against
 
     @property
     def glibc_floor(self) -> str | None:

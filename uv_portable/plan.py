@@ -183,7 +183,6 @@ class _Planner(ElfPlanning, MachOPlanning):
     def check_site_packages(self) -> None:
         site = self.source.site_packages
         dest_site = f"lib/{self.base.libdir_name}/site-packages"
-        editables: list[str] = []
         for info in sorted(site.glob("*.dist-info/direct_url.json")):
             try:
                 data = json.loads(info.read_text(encoding="utf-8"))
@@ -192,16 +191,14 @@ class _Planner(ElfPlanning, MachOPlanning):
             if isinstance(data, dict) and data.get("dir_info", {}).get("editable"):
                 dist = info.parent.name.split("-")[0]
                 url = str(data.get("url", "")).removeprefix("file://")
-                editables.append(f"{dist} ({url})")
                 self.finding(
                     "error",
                     "editable",
                     str(info.parent),
                     f"{dist} is an editable install of {url}",
                     "reinstall non-editable: `uv sync --no-editable`",
+                    subject=dist,
                 )
-        if editables:
-            self.notes.append("editable installs cannot be exported: " + ", ".join(editables))
         for pth in sorted(site.glob("*.pth")):
             text = pth.read_text(encoding="utf-8", errors="surrogateescape")
             changed = False
@@ -213,7 +210,7 @@ class _Planner(ElfPlanning, MachOPlanning):
                     continue
                 mapped = map_into(posixpath.normpath(entry), self.roots)
                 if mapped is None:
-                    if not any(e.startswith(str(pth.parent)) for e in editables):
+                    if not any(f.code == "editable" for f in self.findings):
                         self.finding(
                             "error",
                             "absolute-pth",
@@ -264,4 +261,5 @@ def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
         bundled=tuple(planner.bundled),
         glibc=tuple(sorted((d, version_str(v)) for d, v in planner.floors.items())),
         bundling=planner.options.bundle,
+        target_glibc=version_str(target) if (target := planner.options.target_glibc) else None,
     )

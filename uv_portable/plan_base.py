@@ -122,8 +122,10 @@ class PlannerBase:
         if dest and not self.excluded(dest):
             self.dirs[dest] = MakeDir(dest, stat.S_IMODE(mode) | stat.S_IWUSR | stat.S_IXUSR)
 
-    def finding(self, severity: str, code: str, path: str, message: str, hint: str = "") -> None:
-        self.findings.append(Finding(severity, code, path, message, hint))
+    def finding(
+        self, severity: str, code: str, path: str, message: str, hint: str = "", subject: str = ""
+    ) -> None:
+        self.findings.append(Finding(severity, code, path, message, hint, subject))
 
     def add_file(self, src: Path, dest: str, origin: str, st: os.stat_result) -> None:
         self.add(CopyFile(src, dest), origin)

@@ -224,4 +224,5 @@ class ElfPlanning(PlannerBase):
                 dest,
                 f"needs glibc {version_str(version)}, newer than the target {version_str(target)}",
                 "build on (or for) an older system, or raise --target-glibc",
+                subject=version_str(version),
             )
