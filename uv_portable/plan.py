@@ -83,7 +83,8 @@ class _Planner(ElfPlanning, MachOPlanning):
             return rel.startswith("__pycache__/_sysconfigdata")
 
         self.add_tree(base.stdlib, f"lib/{name}", "base", skip_stdlib)
-        self.relocate_sysconfigdata()
+        if str(base.prefix) not in SYSTEM_PREFIXES:  # a distro's /usr values stay true
+            self.relocate_sysconfigdata()
         include = base.prefix / "include" / name
         if include.is_dir():
             self.add_tree(include, f"include/{name}", "base")

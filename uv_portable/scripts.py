@@ -119,16 +119,20 @@ def pth_path_lines(text: str) -> list[str]:
     return out
 
 
-_SYSCONFIG_FIXUP = """
+_SYSCONFIG_FIXUP = r"""
 
 # Added by uv-portable: the values above name the prefix this interpreter was built for.
-# Point them at the folder the environment is unpacked in, whatever that is.
+# Point them at the folder the environment is unpacked in, whatever that is; only where the
+# prefix starts a path (after a space, '=', ':', ',', a quote, -L, -I or -R), so that a short
+# prefix such as /install leaves INSTALL = '/usr/bin/install -c' alone.
 def _uv_portable_relocate():
+    import re
     import sys
-    old = {old!r}
+    start = r"(?:^|(?<=[\s=:,'\x22])|(?<=-L)|(?<=-I)|(?<=-R))"
+    pattern = re.compile(start + re.escape(BUILD_PREFIX) + r"(?=/|$|\s|:)")
     for key, value in build_time_vars.items():
-        if isinstance(value, str) and old in value:
-            build_time_vars[key] = value.replace(old, sys.base_prefix)
+        if isinstance(value, str):
+            build_time_vars[key] = pattern.sub(lambda m: sys.base_prefix, value)
 
 
 _uv_portable_relocate()
@@ -140,4 +144,4 @@ def relocate_sysconfigdata(text: str, build_prefix: str) -> str | None:
     """Append code that maps the build prefix in ``build_time_vars`` to the run-time prefix."""
     if build_prefix not in text or "_uv_portable_relocate" in text:
         return None
-    return text + _SYSCONFIG_FIXUP.format(old=build_prefix)
+    return text + _SYSCONFIG_FIXUP.replace("BUILD_PREFIX", repr(build_prefix))

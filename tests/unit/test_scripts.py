@@ -124,3 +124,24 @@ def test_sysconfigdata_is_relocated_at_run_time() -> None:
     assert values == {"prefix": sys.base_prefix, "LIBDIR": sys.base_prefix + "/lib", "CC": "gcc"}
     assert relocate_sysconfigdata(new, "/build/base") is None  # idempotent
     assert relocate_sysconfigdata(text, "/elsewhere") is None
+
+
+def test_sysconfigdata_short_prefix_only_where_a_path_starts() -> None:
+    text = (
+        "build_time_vars = {'prefix': '/install', 'INSTALL': '/usr/bin/install -c',"
+        " 'LDFLAGS': '-L/install/lib -Wl,-rpath,/install/lib', 'X': '/installer/y'}\n"
+    )
+    new = relocate_sysconfigdata(text, "/install")
+    assert new is not None
+    namespace: dict[str, object] = {}
+    exec(compile(new, "sysconfigdata", "exec"), namespace)
+    import sys
+
+    values = namespace["build_time_vars"]
+    assert values == {
+        "prefix": sys.base_prefix,
+        "INSTALL": "/usr/bin/install -c",
+        "LDFLAGS": f"-L{sys.base_prefix}/lib -Wl,-rpath,{sys.base_prefix}/lib",
+        "X": "/installer/y",
+    }
+    assert relocate_sysconfigdata(text, "/elsewhere") is None
