@@ -83,3 +83,36 @@ def test_failure_while_writing_leaves_nothing(
         api.export(small_venv, dest, archive=archive.ArchiveOptions("tar.gz"))
     assert calls["n"] == 200
     assert_nothing_written(tmp_path)
+
+
+def test_progress_bar_only_on_a_terminal(small_venv: Path, tmp_path: Path) -> None:
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    command = shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "uv_portable",
+            "export",
+            str(small_venv),
+            str(tmp_path / "tty.tar.gz"),
+        ]
+    )
+    proc = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout
+    assert "writing tty.tar.gz" in proc.stdout or "copying" in proc.stdout
+    assert "exported" in proc.stdout
+    quiet = cli("export", str(small_venv), str(tmp_path / "pipe.tar.gz"))
+    assert quiet.returncode == 0
+    assert "copying" not in quiet.stderr and "writing pipe" not in quiet.stderr
+    assert quiet.stderr.count("\n") <= 4  # the summary lines only
