@@ -10,7 +10,9 @@ import stat
 from pathlib import Path
 
 from uv_portable import __version__
+from uv_portable.binaries.elf import ELF_MAGIC
 from uv_portable.binaries.libs import version_str
+from uv_portable.binaries.macho import MACHO_MAGICS
 from uv_portable.errors import SourceError, io_error
 from uv_portable.model import Action, CopyFile, MakeSymlink, Plan, SourceEnv, WriteFile
 from uv_portable.plan_base import (
@@ -145,8 +147,8 @@ class _Planner(ElfPlanning, MachOPlanning):
                 continue
             src = Path(entry.path)
             data = src.read_bytes()
-            if data.startswith(b"\x7fELF"):
-                self.add_file(src, dest, "venv", entry.stat())
+            if data[:4] == ELF_MAGIC or data[:4] in MACHO_MAGICS:
+                self.add_file(src, dest, "venv", entry.stat())  # a binary: analysed, not edited
                 continue
             new = rewrite_shebang(data, self.is_build_python)
             reason = "relocatable shebang"
