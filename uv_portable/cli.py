@@ -166,9 +166,9 @@ def export(
         threads=threads,
         arcroot=arcroot,
         keep_tests=keep_tests,
-        exclude=tuple(exclude) if exclude else None,
+        exclude=exclude,
         target_glibc=target_glibc,
-        allow_missing=tuple(allow_missing) if allow_missing else None,
+        allow_missing=allow_missing,
         bundle=bundle,
     )
     from_config = out is None
@@ -243,16 +243,16 @@ def build(
     _say(f"config: {'; '.join(opts.sources)}")
     opts = opts.merged(
         python=python,
-        groups=tuple(group) if group else None,
-        extras=tuple(extra) if extra else None,
+        groups=group,
+        extras=extra,
         format=fmt,
         compression_level=level,
         threads=threads,
         arcroot=arcroot,
         keep_tests=keep_tests,
-        exclude=tuple(exclude) if exclude else None,
+        exclude=exclude,
         target_glibc=target_glibc,
-        allow_missing=tuple(allow_missing) if allow_missing else None,
+        allow_missing=allow_missing,
         bundle=bundle,
     )
     result = api.build(

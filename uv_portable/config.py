@@ -45,8 +45,13 @@ class Options:
     sources: tuple[str, ...] = field(default=(), compare=False)  # where values came from
 
     def merged(self, **overrides: Any) -> Options:
-        """Return a copy with the non-None overrides applied (command line beats config)."""
-        given = {k: v for k, v in overrides.items() if v is not None}
+        """A copy with the given overrides applied (command line beats config); None and empty
+        lists mean "not given", lists become tuples."""
+        given: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in overrides.items()
+            if v is not None and v != []
+        }
         return replace(self, **given)
 
     def to_json(self) -> dict[str, Any]:
