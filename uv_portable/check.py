@@ -276,7 +276,25 @@ def _sandboxed(tree: Path, modules: list[str], sandbox: str) -> tuple[str, str, 
     # A fresh, empty folder becomes the mount point: the tree appears at another path.
     mount = tempfile.mkdtemp(prefix="uv-portable-check-")
     argv = [f"{mount}/bin/python", "-I", "-c", _SMOKE, *modules]
-    return "unshare", mount, unshare_argv(tree, mount, argv)
+    try:
+        return "unshare", mount, unshare_argv(tree, mount, argv)
+    except ToolError:
+        os.rmdir(mount)
+        raise
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    """The probe's JSON lines; whatever else an imported module prints is ignored."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+    return out
 
 
 def smoke_in_sandbox(tree: Path, modules: list[str], sandbox: str = "auto") -> RunResult:
@@ -297,7 +315,7 @@ def smoke_in_sandbox(tree: Path, modules: list[str], sandbox: str = "auto") -> R
     finally:
         if kind == "unshare":
             os.rmdir(mount)
-    lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    lines = _json_lines(proc.stdout)
     if not lines or "prefix" not in lines[0]:
         tail = proc.stderr.strip().splitlines()
         return RunResult(
