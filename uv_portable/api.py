@@ -183,6 +183,7 @@ def export_options(opts: Options) -> ExportOptions:
     target = parse_glibc_target(opts.target_glibc) if opts.target_glibc else None
     return ExportOptions(
         keep_tests=opts.keep_tests,
+        keep_config=opts.keep_config,
         exclude=opts.exclude,
         bundle=opts.bundle,
         allow_missing=opts.allow_missing,

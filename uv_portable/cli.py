@@ -63,6 +63,13 @@ KeepTests = Annotated[
     Optional[bool],
     typer.Option("--keep-tests/--no-keep-tests", help="Keep the standard library's tests."),
 ]
+KeepConfig = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--keep-config/--no-keep-config",
+        help="Keep lib/pythonX.Y/config-* (the static libpython, for embedding).",
+    ),
+]
 Exclude = Annotated[
     Optional[list[str]],
     typer.Option("--exclude", help="Leave out output paths matching this glob (repeatable)."),
@@ -151,6 +158,7 @@ def export(
     threads: Threads = None,
     arcroot: Arcroot = None,
     keep_tests: KeepTests = None,
+    keep_config: KeepConfig = None,
     exclude: Exclude = None,
     target: Target = None,
     target_glibc: TargetGlibc = None,
@@ -166,6 +174,7 @@ def export(
         threads=threads,
         arcroot=arcroot,
         keep_tests=keep_tests,
+        keep_config=keep_config,
         exclude=exclude,
         target_glibc=target_glibc,
         allow_missing=allow_missing,
@@ -229,6 +238,7 @@ def build(
     threads: Threads = None,
     arcroot: Arcroot = None,
     keep_tests: KeepTests = None,
+    keep_config: KeepConfig = None,
     exclude: Exclude = None,
     target_glibc: TargetGlibc = None,
     allow_missing: AllowMissing = None,
@@ -250,6 +260,7 @@ def build(
         threads=threads,
         arcroot=arcroot,
         keep_tests=keep_tests,
+        keep_config=keep_config,
         exclude=exclude,
         target_glibc=target_glibc,
         allow_missing=allow_missing,

@@ -36,6 +36,7 @@ class Options:
     no_dev: bool = True
     exclude: tuple[str, ...] = ()
     keep_tests: bool = False
+    keep_config: bool = False
     target_glibc: str | None = None
     compression_level: int | None = None
     threads: int | None = None
@@ -110,7 +111,7 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
             _expect(value in FORMATS, target, key, "one of " + ", ".join(FORMATS), value)
         elif key in ("groups", "extras", "exclude", "allow-missing"):
             value = _str_list(value, target, key)
-        elif key in ("no-dev", "keep-tests", "bundle"):
+        elif key in ("no-dev", "keep-tests", "keep-config", "bundle"):
             _expect(isinstance(value, bool), target, key, "true or false", value)
         elif key == "target-glibc":
             ok = isinstance(value, str) and bool(

@@ -18,6 +18,7 @@ extras = ["fast"]
 no-dev = false
 exclude = ["**/tests/*"]
 keep-tests = true
+keep-config = true
 target-glibc = "2.28"
 compression-level = 9
 threads = 2
@@ -46,6 +47,7 @@ def test_every_key(tmp_path: Path) -> None:
         no_dev=False,
         exclude=("**/tests/*",),
         keep_tests=True,
+        keep_config=True,
         target_glibc="2.28",
         compression_level=9,
         threads=2,
@@ -85,6 +87,7 @@ def test_no_section_means_defaults_and_says_so(tmp_path: Path) -> None:
         ('no-dev = "yes"', "no-dev: expected true or false"),
         ("exclude = [true]", "exclude: expected a list of strings"),
         ("keep-tests = 1", "keep-tests: expected true or false"),
+        ("keep-config = 'yes'", "keep-config: expected true or false"),
         ("target-glibc = 2", 'target-glibc: expected a version like "2.28"'),
         ('target-glibc = "latest"', "target-glibc: expected a version"),
         ("compression-level = 23", "compression-level: expected a whole number from 0 to 22"),
