@@ -116,3 +116,39 @@ def test_readme_main_job_builds_a_portable_uv_portable(tmp_path: Path, bwrap: st
     assert proc.returncode == 0 and proc.stdout.startswith("uv-portable "), proc.stderr
     proc = run_sandboxed(unpacked, [f"{mount}/bin/python", "-c", PROBE], mount_at=mount)
     assert probe_json(proc.stdout)["prefix"] == mount
+
+
+def test_every_option_the_docs_name_exists() -> None:
+    group = typer.main.get_command(app)
+    known = {"--help", "--version"}
+    for command in group.commands.values():  # type: ignore[attr-defined]
+        for param in command.params:
+            known.update(param.opts)
+            known.update(getattr(param, "secondary_opts", []))
+    named = set()
+    for doc in (REPO / "README.md", REPO / "docs" / "usage.md", REPO / "docs" / "recipes.md"):
+        for code in re.findall(r"`([^`]+)`", doc.read_text()):
+            named.update(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", code))
+    spark_and_friends = {
+        o
+        for o in named
+        if o.startswith(
+            (
+                "--conf",
+                "--master",
+                "--deploy-mode",
+                "--archives",
+                "--job-driver",
+                "--application-id",
+                "--execution-role-arn",
+                "--frozen",
+                "--relocatable",
+                "--python",
+                "--no-editable",
+                "--managed-python",
+                "--sign",
+                "--force",
+            )
+        )
+    }
+    assert named - spark_and_friends - known == set()
