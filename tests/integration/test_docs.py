@@ -146,6 +146,7 @@ def test_every_option_the_docs_name_exists() -> None:
                 "--python",
                 "--no-editable",
                 "--managed-python",
+                "--locked",
                 "--sign",
                 "--force",
             )
