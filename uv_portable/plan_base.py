@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uv_portable.binaries.elf import is_elf
+from uv_portable.binaries.libs import DEFAULT_DIRS
 from uv_portable.binaries.macho import is_macho
 from uv_portable.errors import OutputError
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, MakeSymlink, SourceEnv
@@ -22,18 +23,7 @@ from uv_portable.runpath import map_into
 OUT = "/uv-portable-out"
 SYSTEM_PREFIXES = frozenset({"/", "/usr", "/usr/local"})
 # Library folders every glibc host searches anyway: dropping them from a RUNPATH is harmless.
-DEFAULT_LIB_DIRS = frozenset(
-    {
-        "/lib",
-        "/lib64",
-        "/usr/lib",
-        "/usr/lib64",
-        "/usr/lib/x86_64-linux-gnu",
-        "/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-        "/lib/aarch64-linux-gnu",
-    }
-)
+DEFAULT_LIB_DIRS = frozenset(DEFAULT_DIRS)
 # Test suites of the standard library (relative to lib/pythonX.Y), left out by default.
 STDLIB_TEST_DIRS = (
     "test",

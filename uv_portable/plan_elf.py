@@ -25,13 +25,14 @@ class ElfPlanning(PlannerBase):
     """Decisions about the ELF files of the output."""
 
     def find_base_library(self, soname: str, info: ElfInfo) -> Path | None:
+        """Where the interpreter's loader finds soname (its libpython), or None."""
         origin = str(self.base.executable.parent)
-        dirs = [expand_origin(e, origin) for e in info.search_path]
-        dirs += [str(self.base.prefix / "lib"), *sorted(DEFAULT_LIB_DIRS), "/usr/local/lib"]
-        for folder in dirs:
-            if folder and Path(folder, soname).is_file():
-                return Path(folder, soname).resolve()
-        return None
+        found = resolve_on_host(
+            soname,
+            search_dirs(info, origin),
+            extra_default=(str(self.base.prefix / "lib"), "/usr/local/lib"),
+        )
+        return Path(found.path).resolve() if found.path else None
 
     def read(self, path: Path) -> ElfInfo:
         return read_elf(path)
