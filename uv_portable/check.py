@@ -266,8 +266,8 @@ def distribution_modules(tree: Path) -> list[str]:
 def _sandboxed(tree: Path, modules: list[str], sandbox: str) -> tuple[str, str, list[str]]:
     """(kind, where the tree appears, command line) of the sandbox to use."""
     if sandbox in ("auto", "bwrap") and shutil.which("bwrap"):
-        argv = [f"{MOUNT}/bin/python", "-I", "-c", _SMOKE, *modules]
-        return "bwrap", MOUNT, sandbox_argv(tree, MOUNT, argv)
+        argv = [f"{MOUNT}/bin/python", "-I", "-B", "-c", _SMOKE, *modules]
+        return "bwrap", MOUNT, sandbox_argv(tree, MOUNT, argv, readonly=True)
     if sandbox == "bwrap":
         raise ToolError(
             "cannot sandbox here: bubblewrap (bwrap) is not installed",
@@ -275,7 +275,7 @@ def _sandboxed(tree: Path, modules: list[str], sandbox: str) -> tuple[str, str, 
         )
     # A fresh, empty folder becomes the mount point: the tree appears at another path.
     mount = tempfile.mkdtemp(prefix="uv-portable-check-")
-    argv = [f"{mount}/bin/python", "-I", "-c", _SMOKE, *modules]
+    argv = [f"{mount}/bin/python", "-I", "-B", "-c", _SMOKE, *modules]
     try:
         return "unshare", mount, unshare_argv(tree, mount, argv)
     except ToolError:

@@ -77,6 +77,7 @@ def sandbox_argv(
     rootfs: Path | None = None,
     binds: Sequence[tuple[Path, str]] = (),
     env: Mapping[str, str] | None = None,
+    readonly: bool = False,
 ) -> list[str]:
     """The bwrap command line that runs argv with tree mounted at mount_at."""
     args = [bwrap_path(), "--die-with-parent", "--unshare-all", "--clearenv"]
@@ -85,7 +86,7 @@ def sandbox_argv(
     else:
         args += _host_root_args()
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    args += ["--bind", str(tree), mount_at]
+    args += ["--ro-bind" if readonly else "--bind", str(tree), mount_at]
     for src, dest in binds:
         args += ["--ro-bind", str(src), dest]
     merged = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
@@ -147,6 +148,7 @@ def unshare_argv(tree: Path, mount_at: str, argv: Sequence[str]) -> list[str]:
         "set -e",
         f"mkdir -p {q(mount_at)}",
         f"mount --bind {q(str(tree))} {q(mount_at)}",
+        f"mount -o remount,bind,ro {q(mount_at)}",  # checking never writes into the tree
         f"mount -t tmpfs none {q(str(tree))}",
     ]
     lines += [f"mount --bind /dev/null {q(f)}" for f in files]  # before their folders vanish

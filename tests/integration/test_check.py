@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, run
+from tests.helpers import REPO, cli, run, tree_digest
 from tests.integration.test_bad_input import USAGE, assert_clean_failure
 
 
@@ -184,7 +184,9 @@ def test_unsafe_archive_members_are_findings_and_never_extracted(tmp_path: Path)
 
 
 def test_run_passes_on_a_good_export(clean_export: Path, bwrap: str) -> None:
+    before = tree_digest(clean_export)
     code, report = check_json(str(clean_export), "--run")
+    assert tree_digest(clean_export) == before, "check --run wrote into the tree"
     assert code == 0, report
     run_info: dict[str, object] = report["run"]  # type: ignore[assignment]
     assert run_info["sandbox"] == "bwrap" and run_info["ok"] is True
@@ -192,7 +194,9 @@ def test_run_passes_on_a_good_export(clean_export: Path, bwrap: str) -> None:
 
 
 def test_run_with_unshare_fallback(clean_export: Path) -> None:
+    before = tree_digest(clean_export)
     code, report = check_json(str(clean_export), "--run", "--sandbox", "unshare")
+    assert tree_digest(clean_export) == before, "check --run wrote into the tree"
     assert code == 0, report
     assert report["run"]["sandbox"] == "unshare"  # type: ignore[index]
 
