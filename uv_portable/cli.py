@@ -131,6 +131,33 @@ def _root(
     """Make uv virtual environments self-contained and relocatable."""
 
 
+def _export_overrides(
+    fmt: Optional[str],
+    level: Optional[int],
+    threads: Optional[int],
+    arcroot: Optional[str],
+    keep_tests: Optional[bool],
+    keep_config: Optional[bool],
+    exclude: Optional[list[str]],
+    target_glibc: Optional[str],
+    allow_missing: Optional[list[str]],
+    bundle: Optional[bool],
+) -> dict[str, Any]:
+    """The export options that `export` and `build` share, as Options field overrides."""
+    return {
+        "format": fmt,
+        "compression_level": level,
+        "threads": threads,
+        "arcroot": arcroot,
+        "keep_tests": keep_tests,
+        "keep_config": keep_config,
+        "exclude": exclude,
+        "target_glibc": target_glibc,
+        "allow_missing": allow_missing,
+        "bundle": bundle,
+    }
+
+
 def _project_config(project: Path, target: Optional[str]) -> Options:
     if (project / "pyproject.toml").is_file():
         return load_config(project, target)
@@ -169,16 +196,18 @@ def export(
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
     cwd = Path.cwd()
     opts = _project_config(cwd, target).merged(
-        format=fmt,
-        compression_level=level,
-        threads=threads,
-        arcroot=arcroot,
-        keep_tests=keep_tests,
-        keep_config=keep_config,
-        exclude=exclude,
-        target_glibc=target_glibc,
-        allow_missing=allow_missing,
-        bundle=bundle,
+        **_export_overrides(
+            fmt,
+            level,
+            threads,
+            arcroot,
+            keep_tests,
+            keep_config,
+            exclude,
+            target_glibc,
+            allow_missing,
+            bundle,
+        )
     )
     from_config = out is None
     if out is None:
@@ -255,16 +284,18 @@ def build(
         python=python,
         groups=group,
         extras=extra,
-        format=fmt,
-        compression_level=level,
-        threads=threads,
-        arcroot=arcroot,
-        keep_tests=keep_tests,
-        keep_config=keep_config,
-        exclude=exclude,
-        target_glibc=target_glibc,
-        allow_missing=allow_missing,
-        bundle=bundle,
+        **_export_overrides(
+            fmt,
+            level,
+            threads,
+            arcroot,
+            keep_tests,
+            keep_config,
+            exclude,
+            target_glibc,
+            allow_missing,
+            bundle,
+        ),
     )
     result = api.build(
         project,

@@ -15,10 +15,6 @@ from types import FrameType
 from uv_portable.errors import Interrupted, UsageError
 
 
-def _inside(child: Path, parent: Path) -> bool:
-    return child == parent or parent in child.parents
-
-
 def check_output_location(
     src: Path, out: Path, *, force: bool, fmt: str = "dir", make_parent: bool = False
 ) -> None:
@@ -27,11 +23,11 @@ def check_output_location(
     With ``make_parent``, a missing output folder is fine if it can be created.
     """
     src_real, out_real = src.resolve(), out.resolve()
-    if _inside(out_real, src_real):
+    if out_real.is_relative_to(src_real):
         raise UsageError(
             f"output {out} is inside the source {src}", "choose an output path outside the venv"
         )
-    if _inside(src_real, out_real):
+    if src_real.is_relative_to(out_real):
         raise UsageError(
             f"the source {src} is inside the output {out}",
             "choose an output folder that does not contain the venv",

@@ -40,13 +40,16 @@ def origin_relative(target_dir: str, origin_dir: str) -> str:
     return "$ORIGIN" if rel == "." else f"$ORIGIN/{rel}"
 
 
+def is_within(path: str, root: str) -> bool:
+    """Whether a normalised absolute path is root or lies below it."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
 def map_into(path: str, roots: Sequence[tuple[str, str]]) -> str | None:
     """Map a source path into the output through the longest matching (src, dest) root."""
     best: tuple[str, str] | None = None
     for src, dest in roots:
-        if (path == src or path.startswith(src.rstrip("/") + "/")) and (
-            best is None or len(src) > len(best[0])
-        ):
+        if is_within(path, src) and (best is None or len(src) > len(best[0])):
             best = (src, dest)
     if best is None:
         return None

@@ -23,7 +23,7 @@ from uv_portable.binaries.macho import (
 )
 from uv_portable.errors import RefusedError
 from uv_portable.model import Finding
-from uv_portable.runpath import expand_origin
+from uv_portable.runpath import expand_origin, is_within
 from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
@@ -63,10 +63,6 @@ def walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
             yield entry_rel, entry
             if entry.is_dir(follow_symlinks=False):
                 stack.append((entry_rel, entry.path))
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 class _Verifier:
@@ -112,7 +108,7 @@ class _Verifier:
     def symlink(self, rel: str, entry: os.DirEntry[str]) -> None:
         target = os.readlink(entry.path)
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
-        if target.startswith("/") or not _inside(resolved, self.top):
+        if target.startswith("/") or not is_within(resolved, self.top):
             self.add(
                 "error",
                 "symlink-escapes",
@@ -201,7 +197,7 @@ class _Verifier:
                         f"RUNPATH/RPATH names {item}",
                         "export with uv-portable, which rewrites it to $ORIGIN",
                     )
-                elif expanded is not None and not _inside(expanded, self.top):
+                elif expanded is not None and not is_within(expanded, self.top):
                     self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
             return
         if (".so" in name or ".dylib" in name or mode & 0o111) and is_macho(path):
@@ -245,7 +241,7 @@ class _Verifier:
                     self.add("error", "abs-load-path", rel, f"{sl.arch} loads {load}", hint)
                 elif load.startswith(("@loader_path", "@executable_path")):
                     target = expand_load_path(load, origin, exe_dir)
-                    if not (_inside(target, self.top) and os.path.isfile(target)):
+                    if not (is_within(target, self.top) and os.path.isfile(target)):
                         self.add(
                             "error",
                             "unresolved-dylib",
@@ -377,6 +373,6 @@ def smoke_run(root: Path) -> str | None:
         if os.path.realpath(value) != real:
             return f"{python} reports sys.prefix {value}, not its own folder {real}"
     for entry in path:
-        if entry and not _inside(os.path.realpath(entry), real):
+        if entry and not is_within(os.path.realpath(entry), real):
             return f"{python} has {entry} on sys.path, outside its own folder"
     return None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from uv_portable.binaries.elf import ElfInfo
 from uv_portable.errors import UsageError
-from uv_portable.runpath import expand_origin
+from uv_portable.runpath import expand_origin, is_within
 
 DEFAULT_DIRS = (
     "/lib/x86_64-linux-gnu",
@@ -177,7 +177,7 @@ def tree_closure(
         out = []
         for entry in entries or ():
             folder = expand_origin(entry, origin)
-            if folder is not None and (folder == inside or folder.startswith(inside + "/")):
+            if folder is not None and is_within(folder, inside):
                 out.append(folder)
         return out
 
