@@ -7,9 +7,11 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from uv_portable.archive import (
     ArchiveOptions,
@@ -18,17 +20,29 @@ from uv_portable.archive import (
     source_date_epoch,
     write_archive,
 )
-from uv_portable.binaries.libs import parse_glibc_target
 from uv_portable.build import create_project_venv, temporary_venv_dir
 from uv_portable.config import Options
-from uv_portable.errors import RefusedError, VerifyError
+from uv_portable.distributions import importable_modules
+from uv_portable.errors import RefusedError, ToolError, VerifyError, io_error
+from uv_portable.glibc import parse_target_glibc
+from uv_portable.importcheck import STDLIB_MODULES, baseline_of, compare
+from uv_portable.manifest import (
+    MANIFEST_PATH,
+    SBOM_PATH,
+    ExportFacts,
+    build_manifest,
+    dumps,
+    write_document,
+)
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
 from uv_portable.output import check_output_location, publish, staging_dir, terminate_as_interrupt
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
+from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
+from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
-from uv_portable.verify import smoke_run, verify_tree
+from uv_portable.verify import verify_tree
 
 Say = Callable[[str], None]
 # Given a label and a byte total, a context manager yielding an "advance by n bytes" callback.
@@ -47,6 +61,8 @@ class ExportResult:
     seconds: float
     findings: tuple[Finding, ...]
     archive: ArchiveSummary | None = None
+    isolation: str = ""  # how the export's imports were run ("bwrap", ...); "" if not run
+    host_requirements: tuple[str, ...] = ()  # what the target host must provide
 
 
 def plan_export(src: Path, options: ExportOptions | None = None) -> Plan:
@@ -90,10 +106,12 @@ def export(
     say: Say | None = None,
     progress: ProgressFactory | None = None,
     make_parent: bool = False,
+    sbom_path: Path | None = None,
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
-    ``make_parent`` creates out's folder (for outputs named by the config, like dist/).
+    ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
+    ``sbom_path`` writes the SBOM there too (it is always in the tree).
     """
     started = time.monotonic()
     emit = say or (lambda message: None)
@@ -108,7 +126,19 @@ def export(
         emit(note)
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     summary: ArchiveSummary | None = None
-    with terminate_as_interrupt(), staging_dir(out) as stage:
+    runs_here = verify and source.base.platform == _host_platform()
+    modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
+    with (
+        terminate_as_interrupt(),
+        staging_dir(out) as stage,
+        ThreadPoolExecutor(max_workers=1) as background,
+    ):
+        # The source's imports run while the tree is copied: they are the baseline.
+        source_run = (
+            background.submit(probe_interpreter, source.path / "bin" / "python", modules)
+            if runs_here
+            else None
+        )
         root = stage / "tree"
         root.mkdir()
         with _progress(progress, "copying", total) as advance:
@@ -118,12 +148,29 @@ def export(
             emit(
                 f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages in place"
             )
-        findings = _verify(root, source.base.platform, plan) if verify else ()
+        verified = _verify(root, plan, modules, source_run) if verify else Verified()
+        if verify and source_run is None:
+            emit("imports not verified: the export is for another platform than this host")
+        for finding in verified.findings:
+            if finding.code == "broken-in-source":
+                emit(f"warning: import {finding.path}: {finding.message}")
+        facts = ExportFacts(
+            options=_options_json(options or ExportOptions(), archive),
+            host_requirements=verified.requirements,
+            imports=verified.imports,
+        )
+        manifest = build_manifest(root, plan, facts)
+        write_document(root, MANIFEST_PATH, manifest)
+        sbom = make_sbom(manifest)
+        write_document(root, SBOM_PATH, sbom)
+        if sbom_path is not None:
+            _write_outside(sbom_path, dumps(sbom))
         if archive is None:
             publish(root, out)
         else:
             with _progress(progress, f"writing {out.name}", total) as advance:
                 summary = write_archive(root, out, archive, advance)
+    findings = verified.findings
     return ExportResult(
         out=out,
         plan=plan,
@@ -133,25 +180,84 @@ def export(
         seconds=time.monotonic() - started,
         findings=plan.findings + findings,
         archive=summary,
+        isolation=verified.isolation,
+        host_requirements=verified.requirements,
     )
 
 
-def _verify(root: Path, platform: str, plan: Plan) -> tuple[Finding, ...]:
-    findings = verify_tree(root, host_libraries=not plan.bundling).findings
+@dataclass(frozen=True)
+class Verified:
+    """What verification found: findings, the source's import baseline, and how it ran."""
+
+    findings: tuple[Finding, ...] = ()
+    imports: dict[str, Any] | None = None
+    isolation: str = ""
+    requirements: tuple[str, ...] = ()
+
+
+def _verify(
+    root: Path, plan: Plan, modules: tuple[str, ...], source_run: Future[ProbeRun] | None
+) -> Verified:
+    """Static checks of the staged tree, then its imports against the source's (moved, with
+    the host's Python hidden where a sandbox is available)."""
+    report = verify_tree(
+        root,
+        host_libraries=not plan.bundling,
+        tolerated=frozenset(m.soname for m in plan.missing),
+        exporting=True,
+    )
+    _raise_first_error(report.findings, "the export would not be portable")
+    if source_run is None:
+        return Verified(report.findings, requirements=report.host_requirements)
+    try:
+        run = probe_tree(root, modules)
+    except ToolError:  # no sandbox here: in place is still a test of the copied tree
+        run = probe_tree(root, modules, isolation="none")
+    baseline = baseline_of(source_run.result())
+    found = compare(baseline, run)
+    _raise_first_error(found, "the export does not do what the source venv does")
+    return Verified(
+        report.findings + tuple(found),
+        baseline.to_json(run.isolation),
+        run.isolation,
+        report.host_requirements,
+    )
+
+
+def _raise_first_error(findings: Sequence[Finding], what: str) -> None:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise VerifyError(
-            f"the export would not be portable: {errors[0].path}: {errors[0].message}",
+            f"{what}: {errors[0].path}: {errors[0].message}{more}",
             errors[0].hint or "report this to uv-portable with the venv's details",
         )
-    if platform == _host_platform():
-        problem = smoke_run(root)
-        if problem is not None:
-            raise VerifyError(
-                f"the exported interpreter does not work: {problem}",
-                "run with --no-verify to keep the output for debugging",
-            )
-    return findings
+
+
+def _options_json(options: ExportOptions, archive: ArchiveOptions | None) -> dict[str, Any]:
+    """The options that shaped the tree, for the manifest (never the output's path)."""
+    return {
+        "keep_tests": options.keep_tests,
+        "keep_config": options.keep_config,
+        "exclude": list(options.exclude),
+        "bundle": options.bundle,
+        "allow_missing": list(options.allow_missing),
+        "target_glibc": str(options.target_glibc) if options.target_glibc else None,
+        "arcroot": archive.arcroot if archive is not None else None,
+    }
+
+
+def _write_outside(path: Path, data: bytes) -> None:
+    """Write a file beside the export (the --sbom copy) atomically."""
+    path = Path(os.path.abspath(path))
+    tmp = path.parent / f".{path.name}.uv-portable-tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise io_error(exc, path, writing=True) from exc
 
 
 @contextlib.contextmanager
@@ -180,7 +286,7 @@ def archive_options(fmt: str, opts: Options) -> ArchiveOptions | None:
 
 def export_options(opts: Options) -> ExportOptions:
     """The planner's options from merged options."""
-    target = parse_glibc_target(opts.target_glibc) if opts.target_glibc else None
+    target = parse_target_glibc(opts.target_glibc) if opts.target_glibc else None
     return ExportOptions(
         keep_tests=opts.keep_tests,
         keep_config=opts.keep_config,
@@ -200,6 +306,7 @@ def build(
     verify: bool = True,
     say: Say | None = None,
     progress: ProgressFactory | None = None,
+    sbom_path: Path | None = None,
 ) -> ExportResult:
     """Create a fresh relocatable venv of a uv project and export it; the project's .venv is
     never touched."""
@@ -230,6 +337,7 @@ def build(
             say=say,
             progress=progress,
             make_parent=output is None,  # like `uv build`, which creates dist/
+            sbom_path=sbom_path,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

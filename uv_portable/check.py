@@ -3,73 +3,61 @@ in a sandbox that hides the host's Python."""
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import shutil
 import stat
-import subprocess
 import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from uv_portable.archive import output_format
-from uv_portable.binaries.libs import parse_glibc_target, version_str
+from uv_portable.binaries.policy import missing_finding
+from uv_portable.distributions import importable_modules, read_distributions
 from uv_portable.errors import ToolError, UsageError
-from uv_portable.model import Finding, finding_json
-from uv_portable.sandbox import sandbox_argv, unshare_argv
+from uv_portable.glibc import parse_target_glibc, too_new
+from uv_portable.glibc_version import GlibcVersion
+from uv_portable.importcheck import STDLIB_MODULES, judge_against_manifest, judge_without_baseline
+from uv_portable.manifest import (
+    MANIFEST_PATH,
+    Manifest,
+    ManifestError,
+    compare_files,
+    load_manifest,
+)
+from uv_portable.model import Finding, MissingLibrary, finding_json
+from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
 from uv_portable.verify import verify_tree
 
-STDLIB_MODULES = (
-    "ssl",
-    "sqlite3",
-    "ctypes",
-    "lzma",
-    "bz2",
-    "zlib",
-    "decimal",
-    "uuid",
-    "pyexpat",
-    "hashlib",
-    "readline",
-    "select",
-    "json",
-)
-MOUNT = "/opt/uv-portable-check/env"
-_SMOKE = r"""
-import importlib, json, sys
-print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "path": sys.path}),
-      flush=True)
-for name in sys.argv[1:]:
-    print(json.dumps({"begin": name}), flush=True)
-    try:
-        importlib.import_module(name)
-        print(json.dumps({"module": name, "ok": True}), flush=True)
-    except BaseException as exc:
-        print(json.dumps({"module": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"}),
-              flush=True)
-"""
+# Archive extraction caps (zip bombs); ``--max-extract-size`` / ``--max-members`` raise them.
+MAX_EXTRACT_BYTES = 32 * 1024**3
+MAX_MEMBERS = 1_000_000
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """What the sandboxed smoke run did."""
+class Caps:
+    """How much an archive may expand to before check refuses to extract it."""
 
-    sandbox: str  # "bwrap" | "unshare" | "none"
-    started: bool
-    failures: tuple[tuple[str, str], ...] = ()  # (module, error)
-    imported: tuple[str, ...] = ()
-    message: str = ""
+    bytes: int = MAX_EXTRACT_BYTES
+    members: int = MAX_MEMBERS
 
-    @property
-    def ok(self) -> bool:
-        """Whether the interpreter started and every module imported."""
-        return self.started and not self.failures
+    def admit(self, archive: Path, count: int, total: int) -> None:
+        """Raise a UsageError once the members so far exceed a cap."""
+        if count > self.members:
+            raise UsageError(
+                f"{archive} holds more than {self.members} members; not extracted",
+                "if that is expected, raise the cap with --max-members",
+            )
+        if total > self.bytes:
+            raise UsageError(
+                f"{archive} expands to more than {self.bytes} bytes; not extracted",
+                "if that is expected, raise the cap with --max-extract-size",
+            )
 
 
 @dataclass(frozen=True)
@@ -78,41 +66,40 @@ class CheckReport:
 
     path: str
     findings: tuple[Finding, ...]
-    glibc: tuple[tuple[str, str], ...] = ()
-    run: RunResult | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    glibc: tuple[tuple[str, GlibcVersion], ...] = ()
+    run: ProbeRun | None = None
+    manifest: bool = False  # whether a manifest was found and compared
+    host_requirements: tuple[str, ...] = ()
 
     @property
-    def glibc_floor(self) -> str | None:
+    def glibc_floor(self) -> GlibcVersion | None:
         """The newest glibc any file needs."""
-        if not self.glibc:
-            return None
-        return max((v for _, v in self.glibc), key=lambda v: tuple(map(int, v.split("."))))
+        return max((v for _, v in self.glibc), default=None)
 
     @property
     def ok(self) -> bool:
-        """No error findings, and the run (if any) passed."""
-        return not any(f.severity == "error" for f in self.findings) and (
-            self.run is None or self.run.ok
-        )
+        """No error findings (a failed run adds error findings)."""
+        return not any(f.severity == "error" for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready view (for ``--json``)."""
         run = None
         if self.run is not None:
             run = {
-                "sandbox": self.run.sandbox,
+                "sandbox": self.run.isolation,
                 "started": self.run.started,
-                "ok": self.run.ok,
+                "ok": self.ok,
                 "message": self.run.message,
                 "imported": list(self.run.imported),
-                "failures": [{"module": m, "error": e} for m, e in self.run.failures],
+                "failures": [{"module": m, "error": e} for m, e in self.run.failed.items()],
             }
         return {
             "path": self.path,
             "ok": self.ok,
-            "glibc_floor": self.glibc_floor,
-            "glibc_per_file": dict(self.glibc),
+            "manifest": self.manifest,
+            "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
+            "glibc_per_file": {p: str(v) for p, v in self.glibc},
+            "host_requirements": list(self.host_requirements),
             "findings": [finding_json(f) for f in self.findings],
             "run": run,
         }
@@ -133,9 +120,14 @@ def _link_escapes(name: str, target: str, hard: bool) -> bool:
     return norm == ".." or norm.startswith("../")
 
 
-def _extract_tar(tar: tarfile.TarFile, dest: Path, findings: list[Finding]) -> None:
+def _extract_tar(
+    tar: tarfile.TarFile, dest: Path, findings: list[Finding], caps: Caps, archive: Path
+) -> None:
     data_filter = getattr(tarfile, "data_filter", None)
+    count = total = 0
     for member in tar:
+        count, total = count + 1, total + max(member.size, 0)
+        caps.admit(archive, count, total)
         problem = _unsafe(member.name)
         is_link = member.issym() or member.islnk()
         if (
@@ -165,9 +157,11 @@ def _extract_tar(tar: tarfile.TarFile, dest: Path, findings: list[Finding]) -> N
             tar.extract(member, dest)
 
 
-def _extract_zip(archive: Path, dest: Path, findings: list[Finding]) -> None:
+def _extract_zip(archive: Path, dest: Path, findings: list[Finding], caps: Caps) -> None:
     with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
+        infos = zf.infolist()
+        caps.admit(archive, len(infos), sum(i.file_size for i in infos))
+        for info in infos:
             problem = _unsafe(info.filename)
             mode = info.external_attr >> 16
             if problem is None and stat.S_ISLNK(mode):
@@ -195,12 +189,13 @@ def _extract_zip(archive: Path, dest: Path, findings: list[Finding]) -> None:
                 os.chmod(dest / info.filename, stat.S_IMODE(mode) & 0o755 | 0o600)
 
 
-def extract_safely(archive: Path, dest: Path) -> list[Finding]:
-    """Extract an archive into dest, skipping (and reporting) members that would escape it."""
+def extract_safely(archive: Path, dest: Path, caps: Caps = Caps()) -> list[Finding]:
+    """Extract an archive into dest, skipping (and reporting) members that would escape it,
+    and refusing archives that expand past the caps."""
     fmt = output_format(archive)
     findings: list[Finding] = []
     if fmt == "zip":
-        _extract_zip(archive, dest, findings)
+        _extract_zip(archive, dest, findings, caps)
     elif fmt == "tar.zst":
         import zstandard
 
@@ -209,15 +204,15 @@ def extract_safely(archive: Path, dest: Path) -> list[Finding]:
             zstandard.ZstdDecompressor().stream_reader(raw) as zst,
             tarfile.open(fileobj=zst, mode="r|") as tar,
         ):
-            _extract_tar(tar, dest, findings)
+            _extract_tar(tar, dest, findings, caps, archive)
     else:
         with tarfile.open(archive, "r:*") as tar:
-            _extract_tar(tar, dest, findings)
+            _extract_tar(tar, dest, findings, caps, archive)
     return findings
 
 
 @contextmanager
-def _tree_of(path: Path) -> Iterator[tuple[Path, list[Finding]]]:
+def _tree_of(path: Path, caps: Caps) -> Iterator[tuple[Path, list[Finding]]]:
     if path.is_dir():
         yield path, []
         return
@@ -231,7 +226,7 @@ def _tree_of(path: Path) -> Iterator[tuple[Path, list[Finding]]]:
         tree = tmp / "tree"
         tree.mkdir()
         try:
-            findings = extract_safely(path, tree)
+            findings = extract_safely(path, tree, caps)
         except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
             raise UsageError(
                 f"{path} is not a readable archive: {exc}", "check that the file is complete"
@@ -241,104 +236,45 @@ def _tree_of(path: Path) -> Iterator[tuple[Path, list[Finding]]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def distribution_modules(tree: Path) -> list[str]:
-    """Top-level importable modules of the distributions installed in the tree."""
-    names: set[str] = set()
-    for site in sorted(tree.glob("lib/python3*/site-packages")):
-        for dist in sorted(site.glob("*.dist-info")):
-            top = dist / "top_level.txt"
-            record = dist / "RECORD"
-            if top.is_file():
-                names.update(n.strip().replace("/", ".") for n in top.read_text().splitlines())
-            elif record.is_file():
-                for line in record.read_text(errors="replace").splitlines():
-                    first = line.split(",", 1)[0].split("/", 1)
-                    head = first[0]
-                    if head.startswith("..") or head.endswith((".dist-info", ".data", ".pth")):
-                        continue
-                    if len(first) > 1 and first[1].endswith(("__init__.py", ".py", ".so")):
-                        names.add(head)
-                    elif len(first) == 1 and head.endswith((".py", ".so")):
-                        names.add(head.split(".", 1)[0])
-    return sorted(n for n in names if n and n.isidentifier() and n != "__pycache__")
-
-
-def _sandboxed(tree: Path, modules: list[str], sandbox: str) -> tuple[str, str, list[str]]:
-    """(kind, where the tree appears, command line) of the sandbox to use."""
-    if sandbox in ("auto", "bwrap") and shutil.which("bwrap"):
-        argv = [f"{MOUNT}/bin/python", "-I", "-B", "-c", _SMOKE, *modules]
-        return "bwrap", MOUNT, sandbox_argv(tree, MOUNT, argv, readonly=True)
-    if sandbox == "bwrap":
-        raise ToolError(
-            "cannot sandbox here: bubblewrap (bwrap) is not installed",
-            "install it: apt-get install bubblewrap",
-        )
-    # A fresh, empty folder becomes the mount point: the tree appears at another path.
-    mount = tempfile.mkdtemp(prefix="uv-portable-check-")
-    argv = [f"{mount}/bin/python", "-I", "-B", "-c", _SMOKE, *modules]
-    try:
-        return "unshare", mount, unshare_argv(tree, mount, argv)
-    except ToolError:
-        os.rmdir(mount)
-        raise
-
-
-def _json_lines(text: str) -> list[dict[str, Any]]:
-    """The probe's JSON lines; whatever else an imported module prints is ignored."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                out.append(value)
-    return out
-
-
-def smoke_in_sandbox(tree: Path, modules: list[str], sandbox: str = "auto") -> RunResult:
-    """Start the tree's interpreter where the host's Python is hidden and import modules."""
+def _run(
+    tree: Path,
+    manifest: Manifest | None,
+    imports: tuple[str, ...],
+    skip_imports: tuple[str, ...],
+    sandbox: IsolationRequest,
+) -> tuple[ProbeRun, list[Finding]]:
+    """Run the tree where the host's Python is hidden and judge its imports: against the
+    manifest's baseline when there is one, else for portability problems only."""
     if not (tree / "bin" / "python").exists():
-        return RunResult(
+        run = ProbeRun(
             "none",
             False,
-            message="the interpreter is missing: bin/python is not "
-            "in the tree, so the target host would need its own Python",
+            message="the interpreter is missing: bin/python is not in the tree, "
+            "so the target host would need its own Python",
         )
+        return run, [Finding("error", "interpreter-failed", "bin/python", run.message)]
+    baseline = manifest.baseline if manifest is not None else None
+    if baseline is not None:
+        wanted = (*STDLIB_MODULES, *baseline, *imports)
+    else:
+        dists = [
+            read_distributions(site) for site in sorted(tree.glob("lib/python3*/site-packages"))
+        ]
+        wanted = (*STDLIB_MODULES, *(m for d in dists for m in importable_modules(d)), *imports)
+    modules = [m for m in dict.fromkeys(wanted) if m not in skip_imports]
     try:
-        kind, mount, command = _sandboxed(tree, modules, sandbox)
+        run = probe_tree(tree, modules, isolation=sandbox)
     except ToolError as exc:
-        return RunResult("none", False, message=f"{exc.message} ({exc.hint})")
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    finally:
-        if kind == "unshare":
-            os.rmdir(mount)
-    lines = _json_lines(proc.stdout)
-    if not lines or "prefix" not in lines[0]:
-        tail = proc.stderr.strip().splitlines()
-        return RunResult(
-            kind,
-            False,
-            message="the interpreter did not start: "
-            + (tail[-1] if tail else f"exit code {proc.returncode}"),
-        )
-    failures = [(ln["module"], ln["error"]) for ln in lines if ln.get("ok") is False]
-    imported = tuple(ln["module"] for ln in lines if ln.get("ok") is True)
-    begun = [ln["begin"] for ln in lines if "begin" in ln]
-    if begun and begun[-1] not in imported and all(m != begun[-1] for m, _ in failures):
-        failures.append((begun[-1], f"the interpreter crashed (exit code {proc.returncode})"))
-    prefix = str(lines[0]["prefix"])
-    if prefix != mount:
-        return RunResult(
-            kind,
-            False,
-            tuple(failures),
-            imported,
-            f"sys.prefix is {prefix}, not the tree (at {mount})",
-        )
-    return RunResult(kind, True, tuple(failures), imported)
+        run = ProbeRun("none", False, message=f"{exc.message} ({exc.hint})")
+        return run, [Finding("error", "no-sandbox", ".", run.message)]
+    if baseline is not None:
+        must = (*STDLIB_MODULES, *baseline, *imports)
+        findings = judge_against_manifest(must, manifest.broken_in_source if manifest else {}, run)
+    else:
+        findings = judge_without_baseline(run)
+        asked = set(imports)
+        findings = [replace(f, severity="error") if f.subject in asked else f for f in findings]
+    return run, findings
 
 
 def check(
@@ -348,35 +284,55 @@ def check(
     target_glibc: str | None = None,
     imports: tuple[str, ...] = (),
     skip_imports: tuple[str, ...] = (),
-    sandbox: str = "auto",
+    sandbox: IsolationRequest = "auto",
+    caps: Caps = Caps(),
 ) -> CheckReport:
-    """Check a folder or archive: static findings, and with ``run`` a sandboxed smoke run."""
+    """Check a folder or archive: its manifest, static findings, and with ``run`` a sandboxed
+    import of what the source could import."""
     path = Path(os.path.abspath(path))
     if not path.exists():
         raise UsageError(f"{path} does not exist", "pass an exported folder or archive")
-    target = parse_glibc_target(target_glibc) if target_glibc else None
-    with _tree_of(path) as (tree, extraction):
+    target = parse_target_glibc(target_glibc) if target_glibc else None
+    with _tree_of(path, caps) as (tree, extraction):
+        findings = [*extraction]
+        try:
+            manifest = load_manifest(tree)
+        except ManifestError as exc:
+            manifest = None
+            findings.append(
+                Finding("error", "bad-manifest", MANIFEST_PATH, str(exc), "re-export it")
+            )
+        tolerated = frozenset(manifest.tolerated_libraries) if manifest else frozenset()
         # A folder checked in place still knows its own path: scripts naming it break on moving.
-        report = verify_tree(tree, build_paths=(str(path),) if path.is_dir() else ())
-        findings = [*extraction, *report.findings]
-        if target is not None:
-            for rel, version in report.glibc:
-                if tuple(map(int, version.split("."))) > target:
-                    findings.append(
-                        Finding(
-                            "error",
-                            "glibc-too-new",
-                            rel,
-                            f"needs glibc {version}, newer than the target {version_str(target)}",
-                            "build on (or for) an older system",
-                        )
+        report = verify_tree(
+            tree, build_paths=(str(path),) if path.is_dir() else (), tolerated=tolerated
+        )
+        findings += report.findings
+        if manifest is not None:
+            findings += compare_files(tree, manifest)
+            findings += [
+                missing_finding(
+                    MissingLibrary(
+                        m["soname"], tuple(m["needed_by"]), m["reason"], m.get("distribution", "")
                     )
+                )
+                for m in manifest.tolerated_libraries.values()
+            ]
+            findings += [
+                Finding("warning", "data-gap", MANIFEST_PATH, gap)
+                for gap in manifest.data.get("data_gaps", [])
+            ]
+        if target is not None:
+            findings += too_new(dict(report.glibc), target)
         result = None
         if run:
-            modules = [
-                m
-                for m in (*STDLIB_MODULES, *distribution_modules(tree), *imports)
-                if m not in skip_imports
-            ]
-            result = smoke_in_sandbox(tree, list(dict.fromkeys(modules)), sandbox)
-        return CheckReport(str(path), tuple(findings), report.glibc, result)
+            result, run_findings = _run(tree, manifest, imports, skip_imports, sandbox)
+            findings += run_findings
+        return CheckReport(
+            str(path),
+            tuple(findings),
+            report.glibc,
+            result,
+            manifest is not None,
+            report.host_requirements,
+        )

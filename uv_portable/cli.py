@@ -19,11 +19,19 @@ import typer
 
 from uv_portable import __version__, api
 from uv_portable.archive import output_format
-from uv_portable.check import CheckReport
+from uv_portable.check import MAX_EXTRACT_BYTES, MAX_MEMBERS, Caps, CheckReport
 from uv_portable.check import check as check_api
 from uv_portable.config import Options, load_config, target_names
 from uv_portable.errors import Interrupted, UsageError, UvPortableError
-from uv_portable.model import CopyFile, MakeDir, MakeSymlink, Plan, SetSearchPath, WriteFile
+from uv_portable.model import (
+    CopyFile,
+    MakeDir,
+    MakeSymlink,
+    Plan,
+    SetSearchPath,
+    WriteFile,
+    finding_json,
+)
 from uv_portable.plan import ExportOptions
 
 # typer vendors click in recent versions and depends on it in older ones: find its base class.
@@ -87,6 +95,10 @@ AllowMissing = Annotated[
 Bundle = Annotated[
     Optional[bool],
     typer.Option("--bundle/--no-bundle", help="Copy in shared libraries the target may lack."),
+]
+Sbom = Annotated[
+    Optional[Path],
+    typer.Option("--sbom", help="Also write the CycloneDX SBOM here (it is always in the tree)."),
 ]
 Target = Annotated[
     Optional[str],
@@ -192,6 +204,7 @@ def export(
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
     no_verify: NoVerify = False,
+    sbom: Sbom = None,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
     cwd = Path.cwd()
@@ -236,6 +249,7 @@ def export(
         say=_say,
         progress=_progress(),
         make_parent=from_config,
+        sbom_path=sbom,
     )
     _report(result, as_json)
 
@@ -275,6 +289,7 @@ def build(
     force: Force = False,
     as_json: AsJson = False,
     no_verify: NoVerify = False,
+    sbom: Sbom = None,
 ) -> None:
     """Build the portable environment of a uv project, as configured in [tool.uv-portable]."""
     project = Path(os.path.abspath(project))
@@ -305,6 +320,7 @@ def build(
         verify=not no_verify,
         say=_say,
         progress=_progress(),
+        sbom_path=sbom,
     )
     _report(result, as_json)
 
@@ -327,6 +343,13 @@ def check_command(
     sandbox: Annotated[
         str, typer.Option("--sandbox", help="auto, bwrap or unshare (root only).")
     ] = "auto",
+    max_extract_size: Annotated[
+        int,
+        typer.Option("--max-extract-size", help="Refuse archives that expand past this (bytes)."),
+    ] = MAX_EXTRACT_BYTES,
+    max_members: Annotated[
+        int, typer.Option("--max-members", help="Refuse archives with more members than this.")
+    ] = MAX_MEMBERS,
     as_json: AsJson = False,
 ) -> None:
     """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
@@ -338,7 +361,8 @@ def check_command(
         target_glibc=target_glibc,
         imports=tuple(imports or ()),
         skip_imports=tuple(skip_imports or ()),
-        sandbox=sandbox,
+        sandbox="bwrap" if sandbox == "bwrap" else "unshare" if sandbox == "unshare" else "auto",
+        caps=Caps(max_extract_size, max_members),
     )
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
@@ -359,16 +383,17 @@ def _print_check(report: CheckReport) -> None:
     run = report.run
     if run is not None:
         if not run.started:
-            print(f"run:     FAILED ({run.sandbox}): {run.message}")
+            print(f"run:     FAILED ({run.isolation}): {run.message}")
         else:
+            baseline = "the manifest's baseline" if report.manifest else "no manifest"
             print(
-                f"run:     interpreter started ({run.sandbox}); {len(run.imported)} modules "
-                f"imported, {len(run.failures)} failed"
+                f"run:     interpreter started ({run.isolation}); {len(run.imported)} modules "
+                f"imported, {len(run.failed)} failed ({baseline})"
             )
-            for module, error in run.failures:
-                print(f"         import {module}: {error}")
-            if run.message:
-                print(f"         {run.message}")
+    if not report.manifest:
+        print("manifest: none (not made by uv-portable, or made before 0.1): static checks only")
+    for requirement in report.host_requirements:
+        print(f"needs:   {requirement}")
     print(f"glibc:   >= {report.glibc_floor or 'any'}")
     errors = sum(1 for f in report.findings if f.severity == "error")
     warnings = sum(1 for f in report.findings if f.severity == "warning")
@@ -414,15 +439,16 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
             "patched_binaries": result.patched,
             "seconds": round(result.seconds, 3),
             "notes": list(result.plan.notes),
-            "findings": [
-                {"severity": f.severity, "code": f.code, "path": f.path, "message": f.message}
-                for f in result.findings
-            ],
+            "findings": [finding_json(f) for f in result.findings],
+            "verified_with": result.isolation or None,
+            "host_requirements": list(result.host_requirements),
+            "missing_libraries": [m.to_json() for m in result.plan.missing],
         }
         if result.archive is not None:
             summary["archive_bytes"] = result.archive.bytes_out
-        summary["glibc_floor"] = result.plan.glibc_floor
-        summary["glibc_per_file"] = dict(result.plan.glibc)
+        floor = result.plan.glibc_floor
+        summary["glibc_floor"] = str(floor) if floor else None
+        summary["glibc_per_file"] = {d: str(v) for d, v in result.plan.glibc}
         summary["bundled"] = [{"soname": s, "from": p} for s, p in result.plan.bundled]
         print(json.dumps(summary, indent=2))
         return
@@ -438,7 +464,15 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         f"{result.files} files, {size}, {result.patched} binaries patched, "
         f"{result.seconds:.1f}s"
     )
-    _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
+    if result.isolation:
+        how = "in place: no sandbox here" if result.isolation == "none" else result.isolation
+        _say(f"verified: the export imports what the source imports ({how})")
+    for requirement in result.host_requirements:
+        _say(f"needs: {requirement}")
+    if base.platform == "linux":
+        _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
+    else:
+        _say("runs on macOS")
 
 
 def _print_plan(plan: Plan) -> None:

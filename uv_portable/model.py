@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
-Severity = str  # "error" | "warning" | "info"
+from uv_portable.glibc_version import GlibcVersion
+
+if TYPE_CHECKING:
+    from uv_portable.distributions import Distribution
+
+Severity = Literal["error", "warning", "info"]
+# Why a library is tolerated though not shipped: the user left it to the target host
+# (--allow-missing), or the build host lacks it too, so the source cannot load its needer.
+MissingReason = Literal["allowed", "absent"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,25 @@ class Finding:
     message: str
     hint: str = ""
     subject: str = ""  # what the finding names, for summaries: a distribution, a version
+
+
+@dataclass(frozen=True)
+class MissingLibrary:
+    """A library the export does not ship, tolerated by the policy (binaries/policy.py)."""
+
+    soname: str
+    needers: tuple[str, ...]  # tree-relative paths of the files that need it
+    reason: MissingReason
+    distribution: str = ""  # the distribution that ships the first needer, when known
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view (manifest, --json)."""
+        return {
+            "soname": self.soname,
+            "needed_by": list(self.needers),
+            "reason": self.reason,
+            "distribution": self.distribution,
+        }
 
 
 @dataclass(frozen=True)
@@ -129,17 +156,17 @@ class Plan:
     findings: tuple[Finding, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
     bundled: tuple[tuple[str, str], ...] = field(default=())  # (soname, host path)
-    glibc: tuple[tuple[str, str], ...] = field(default=())  # (dest, "2.34") per ELF file
+    glibc: tuple[tuple[str, GlibcVersion], ...] = field(default=())  # per ELF file
     bundling: bool = True  # whether libraries outside the policy were bundled
-    target_glibc: str | None = None  # the --target-glibc the plan was checked against
+    target_glibc: GlibcVersion | None = None  # the --target-glibc the plan was checked against
+    missing: tuple[MissingLibrary, ...] = field(default=())  # tolerated, not shipped
+    data_gaps: tuple[str, ...] = field(default=())  # data a bundled library needs, not found
+    distributions: tuple[Distribution, ...] = field(default=())  # of the venv's site-packages
 
     @property
-    def glibc_floor(self) -> str | None:
+    def glibc_floor(self) -> GlibcVersion | None:
         """The oldest glibc the export can run on (the newest version any file needs)."""
-        if not self.glibc:
-            return None
-        best = max(tuple(int(p) for p in v.split(".")) for _, v in self.glibc)
-        return ".".join(map(str, best))
+        return max((v for _, v in self.glibc), default=None)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -191,8 +218,10 @@ class Plan:
                 "platform": base.platform,
             },
             "notes": list(self.notes),
-            "glibc_floor": self.glibc_floor,
-            "glibc_per_file": dict(self.glibc),
+            "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
+            "glibc_per_file": {d: str(v) for d, v in self.glibc},
+            "missing_libraries": [m.to_json() for m in self.missing],
+            "data_gaps": list(self.data_gaps),
             "bundled": [{"soname": s, "from": p} for s, p in self.bundled],
             "findings": [finding_json(f) for f in self.findings],
             "actions": actions,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import fnmatch
 import os
 import posixpath
-import re
 import stat
 from pathlib import Path
 
 from uv_portable import __version__
 from uv_portable.binaries.elf import ELF_MAGIC
-from uv_portable.binaries.libs import version_str
 from uv_portable.binaries.macho import MACHO_MAGICS
+from uv_portable.distributions import editable_finding
 from uv_portable.errors import SourceError, io_error
 from uv_portable.model import Action, CopyFile, MakeSymlink, Plan, SourceEnv, WriteFile
 from uv_portable.plan_base import (
@@ -33,9 +32,25 @@ from uv_portable.scripts import (
     relocate_activate,
     relocate_sysconfigdata,
     rewrite_shebang,
+    sysconfig_prefix,
 )
 
 __all__ = ["OUT", "ExportOptions", "make_plan"]
+
+
+_DIST_PACKAGES_PTH = (
+    "import os, site, sys; "
+    "site.addsitedir(os.path.join(sys.prefix, 'lib', '{lib}', 'site-packages'))\n"
+)
+
+
+def _patched_for_dist_packages(site_py: Path) -> bool:
+    """Whether a base's site.py is a distribution's (Debian/Ubuntu), which reads
+    dist-packages instead of site-packages outside a venv."""
+    try:
+        return "dist-packages" in site_py.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 class _Planner(ElfPlanning, MachOPlanning):
@@ -80,11 +95,29 @@ class _Planner(ElfPlanning, MachOPlanning):
         def skip_stdlib(rel: str) -> bool:
             if rel in ("site-packages", "dist-packages") or rel in tests:
                 return True
-            if rel.startswith("config-") and not self.options.keep_config:
-                return True
             return rel.startswith("__pycache__/_sysconfigdata")
 
         self.add_tree(base.stdlib, f"lib/{name}", "base", skip_stdlib)
+        if not self.options.keep_config:
+            # sysconfig names config-*/ (Makefile, Setup, config.c): keep it, but not the
+            # static libpython, which only embedding needs and which weighs tens of MB.
+            for dest in [d for d in self.files if fnmatch.fnmatch(d, f"lib/{name}/config-*/*.a")]:
+                del self.files[dest]
+                self.origin.pop(dest, None)
+                self.elf.pop(dest, None)
+        if _patched_for_dist_packages(base.stdlib / "site.py"):
+            # Debian's site.py looks in dist-packages, never in site-packages, unless it runs
+            # in a venv: point it at the venv's packages (their .pth files included).
+            self.add_dir(f"lib/{name}/dist-packages")
+            self.add(
+                WriteFile(
+                    f"lib/{name}/dist-packages/_uv_portable_site.pth",
+                    _DIST_PACKAGES_PTH.format(lib=name).encode(),
+                    0o644,
+                    "the distribution's site.py reads dist-packages",
+                ),
+                "base",
+            )
         if str(base.prefix) not in SYSTEM_PREFIXES:  # a distro's /usr values stay true
             self.relocate_sysconfigdata()
         include = base.prefix / "include" / name
@@ -107,8 +140,8 @@ class _Planner(ElfPlanning, MachOPlanning):
                 continue
             assert isinstance(action, CopyFile)
             text = action.src.read_text(encoding="utf-8")
-            match = re.search(r"""['"]prefix['"]\s*:\s*['"]([^'"]+)['"]""", text)
-            new = relocate_sysconfigdata(text, match[1]) if match else None
+            prefix = sysconfig_prefix(text)
+            new = relocate_sysconfigdata(text, prefix) if prefix else None
             if new is not None:
                 mode = stat.S_IMODE(action.src.stat().st_mode)
                 self.add(
@@ -186,22 +219,9 @@ class _Planner(ElfPlanning, MachOPlanning):
     def check_site_packages(self) -> None:
         site = self.source.site_packages
         dest_site = f"lib/{self.base.libdir_name}/site-packages"
-        for info in sorted(site.glob("*.dist-info/direct_url.json")):
-            try:
-                data = json.loads(info.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get("dir_info", {}).get("editable"):
-                dist = info.parent.name.split("-")[0]
-                url = str(data.get("url", "")).removeprefix("file://")
-                self.finding(
-                    "error",
-                    "editable",
-                    str(info.parent),
-                    f"{dist} is an editable install of {url}",
-                    "reinstall non-editable: `uv sync --no-editable`",
-                    subject=dist,
-                )
+        for dist in self.distributions:
+            if dist.editable_url is not None:
+                self.findings.append(editable_finding(dist, str(dist.dist_info)))
         for pth in sorted(site.glob("*.pth")):
             text = pth.read_text(encoding="utf-8", errors="surrogateescape")
             changed = False
@@ -262,7 +282,10 @@ def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
         findings=tuple(planner.findings),
         notes=tuple(planner.notes),
         bundled=tuple(planner.bundled),
-        glibc=tuple(sorted((d, version_str(v)) for d, v in planner.floors.items())),
+        glibc=tuple(sorted(planner.floors.items())),
         bundling=planner.options.bundle,
-        target_glibc=version_str(target) if (target := planner.options.target_glibc) else None,
+        target_glibc=planner.options.target_glibc,
+        missing=tuple(planner.missing),
+        data_gaps=tuple(planner.data_gaps),
+        distributions=planner.distributions,
     )

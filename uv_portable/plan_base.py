@@ -15,8 +15,21 @@ from pathlib import Path
 from uv_portable.binaries.elf import is_elf
 from uv_portable.binaries.libs import DEFAULT_DIRS
 from uv_portable.binaries.macho import is_macho
+from uv_portable.binaries.policy import missing_finding
+from uv_portable.distributions import owners, read_distributions
 from uv_portable.errors import OutputError
-from uv_portable.model import Action, CopyFile, Finding, MakeDir, MakeSymlink, SourceEnv
+from uv_portable.glibc_version import GlibcVersion
+from uv_portable.model import (
+    Action,
+    CopyFile,
+    Finding,
+    MakeDir,
+    MakeSymlink,
+    MissingLibrary,
+    MissingReason,
+    Severity,
+    SourceEnv,
+)
 from uv_portable.runpath import map_into
 
 # The output as the planner imagines it: an absolute root to compute relative paths against.
@@ -51,8 +64,8 @@ class ExportOptions:
     keep_config: bool = False
     exclude: tuple[str, ...] = ()
     bundle: bool = True  # copy in the shared libraries the target host may lack
-    allow_missing: tuple[str, ...] = ()  # sonames that may stay unresolved (warning only)
-    target_glibc: tuple[int, int] | None = None  # refuse files needing a newer glibc
+    allow_missing: tuple[str, ...] = ()  # sonames left to the target host (never bundled)
+    target_glibc: GlibcVersion | None = None  # refuse files needing a newer glibc
 
 
 def _rel(parent: str, name: str) -> str:
@@ -92,7 +105,24 @@ class PlannerBase:
         self.top_libs: dict[str, str] = {}  # soname -> dest, for libraries shipped in lib/
         self.bundled: list[tuple[str, str]] = []  # (soname, host path) copied into lib/
         self.bundled_from: dict[str, str] = {}  # dylib name -> the path it was bundled from
-        self.floors: dict[str, tuple[int, int]] = {}  # dest -> newest GLIBC_x.y it needs
+        self.floors: dict[str, GlibcVersion] = {}  # dest -> newest GLIBC_x.y it needs
+        self.missing: list[MissingLibrary] = []  # libraries tolerated and not shipped
+        self.data_gaps: list[str] = []
+        self.distributions = read_distributions(source.site_packages)
+        self.owners = owners(self.distributions)
+        self.site_dest = f"lib/{self.base.libdir_name}/site-packages/"
+
+    def tolerate(self, soname: str, needers: list[str], reason: MissingReason) -> None:
+        """Record a library the export does not ship, as the one policy allows."""
+        missing = MissingLibrary(soname, tuple(needers), reason, self.owner_of(needers[0]))
+        self.missing.append(missing)
+        self.findings.append(missing_finding(missing))
+
+    def owner_of(self, dest: str) -> str:
+        """The distribution that installed an output file ("" when none did)."""
+        if not dest.startswith(self.site_dest):
+            return ""
+        return self.owners.get(dest[len(self.site_dest) :], "")
 
     def excluded(self, dest: str) -> bool:
         return any(fnmatch.fnmatch(dest, pat) for pat in self.options.exclude)
@@ -113,7 +143,13 @@ class PlannerBase:
             self.dirs[dest] = MakeDir(dest, stat.S_IMODE(mode) | stat.S_IWUSR | stat.S_IXUSR)
 
     def finding(
-        self, severity: str, code: str, path: str, message: str, hint: str = "", subject: str = ""
+        self,
+        severity: Severity,
+        code: str,
+        path: str,
+        message: str,
+        hint: str = "",
+        subject: str = "",
     ) -> None:
         self.findings.append(Finding(severity, code, path, message, hint, subject))
 

@@ -7,15 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, read_elf
-from uv_portable.binaries.libs import (
-    glibc_floor,
-    resolve_on_host,
-    same_file,
-    search_dirs,
-    tree_closure,
-    version_str,
-)
+from uv_portable.binaries.libs import resolve_on_host, same_file, search_dirs, tree_closure
+from uv_portable.binaries.policy import find_library_data, library_data
 from uv_portable.errors import RefusedError
+from uv_portable.glibc import needed_glibc, too_new
 from uv_portable.model import CopyFile, SetSearchPath
 from uv_portable.plan_base import _ELF_HINT, DEFAULT_LIB_DIRS, OUT, PlannerBase
 from uv_portable.runpath import Relocated, expand_origin, map_into, origin_relative, relocate
@@ -32,7 +27,7 @@ class ElfPlanning(PlannerBase):
             search_dirs(info, origin),
             extra_default=(str(self.base.prefix / "lib"), "/usr/local/lib"),
         )
-        return Path(found.path).resolve() if found.path else None
+        return Path(found).resolve() if found else None
 
     def read(self, path: Path) -> ElfInfo:
         return read_elf(path)
@@ -111,6 +106,9 @@ class ElfPlanning(PlannerBase):
         Two files that find two different libraries under one soname cannot share lib/:
         refused (auditwheel renames with a hash; that changes what the files load).
         """
+        if soname in self.options.allow_missing:
+            self.tolerate(soname, needers, "allowed")
+            return
         found_by: list[tuple[str, str]] = []  # (needer, host path)
         for needer in needers:
             src, info = infos[needer]
@@ -119,19 +117,11 @@ class ElfPlanning(PlannerBase):
                 search_dirs(info, str(src.parent)),
                 extra_default=(str(self.base.prefix / "lib"),),
             )
-            if hit.path is not None:
-                found_by.append((needer, hit.path))
-        dest = needers[0]
+            if hit is not None:
+                found_by.append((needer, hit))
         if not found_by:
-            severity = "warning" if soname in self.options.allow_missing else "error"
-            self.finding(
-                severity,
-                "missing-library",
-                dest,
-                f"needs {soname}, which is not found",
-                f"install the package that provides {soname}, or pass "
-                f"--allow-missing {soname} if the target host has it",
-            )
+            # The source cannot load these files either: an optional part (numba's TBB pool).
+            self.tolerate(soname, needers, "absent")
             return
         first_needer, first = found_by[0]
         for other_needer, other in found_by[1:]:
@@ -169,7 +159,23 @@ class ElfPlanning(PlannerBase):
             self.add_file(real, lib_dest, "bundle", real.stat())
             self.bundled.append((soname, found_path))
             infos[lib_dest] = (real, self.read(real))
+            self.bundle_data(soname, real)
         self.top_libs[soname] = lib_dest
+
+    def bundle_data(self, soname: str, library: Path) -> None:
+        """Bundle the data folder a bundled library reads (Tcl's init.tcl) as lib/<folder>,
+        where the library also looks relative to the interpreter."""
+        spec = library_data(soname)
+        if spec is None or f"lib/{spec.folder}" in self.dirs:
+            return
+        folder = find_library_data(spec, library)
+        if folder is None:
+            self.data_gaps.append(
+                f"{soname} is bundled, but its data folder {spec.folder} ({spec.marker}) was "
+                "not found on the build host: the target host must provide it"
+            )
+            return
+        self.add_tree(folder, f"lib/{spec.folder}", "bundle")
 
     def relocated(self, dest: str, src: Path, info: ElfInfo) -> Relocated:
         src_dir = str(src.parent if src != self.base.executable else src.resolve().parent)
@@ -181,7 +187,7 @@ class ElfPlanning(PlannerBase):
         infos = self.analyse_elf()
         patches = []
         for dest, (src, info) in sorted(infos.items()):
-            floor = glibc_floor(info)
+            floor = needed_glibc(info)
             if floor is not None:
                 self.floors[dest] = floor
             dest_dir = posixpath.dirname(f"{OUT}/{dest}")
@@ -215,15 +221,5 @@ class ElfPlanning(PlannerBase):
 
     def check_glibc(self) -> None:
         target = self.options.target_glibc
-        if target is None:
-            return
-        too_new = sorted(((v, d) for d, v in self.floors.items() if v > target), reverse=True)
-        for version, dest in too_new:
-            self.finding(
-                "error",
-                "glibc-too-new",
-                dest,
-                f"needs glibc {version_str(version)}, newer than the target {version_str(target)}",
-                "build on (or for) an older system, or raise --target-glibc",
-                subject=version_str(version),
-            )
+        if target is not None:
+            self.findings += too_new(self.floors, target)

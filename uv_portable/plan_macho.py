@@ -69,10 +69,9 @@ class MachOPlanning(PlannerBase):
         name = posixpath.basename(path)
         source = Path(path)
         if not (source.is_file() and is_macho(source)):
-            severity = "warning" if name in self.options.allow_missing else "error"
-            self.finding(
-                severity, "missing-dylib", needer, f"loads {path}, which is not found", _HINT
-            )
+            # The source cannot load it either: the one policy tolerates it, as for ELF.
+            allowed = name in self.options.allow_missing
+            self.tolerate(name, [needer], "allowed" if allowed else "absent")
             return None
         dest = f"lib/{name}"
         if dest in self.files and self.bundled_from.get(name) != path:

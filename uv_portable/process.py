@@ -40,3 +40,27 @@ def run_tool(
         chosen = next((h for needle, h in hints if needle in output), hint)
         raise ToolError(f"{what} failed: {tail}", chosen, output=output)
     return proc
+
+
+def run_capture(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str] | None:
+    """Run a command whose failure is a fact, not an error: the finished process (whatever
+    its exit code), or None when it cannot start or runs past the timeout."""
+    log.debug("run: %s", shlex.join(argv))
+    try:
+        return subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.debug("%s did not run: %s", argv[0], exc)
+        return None

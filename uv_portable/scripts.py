@@ -140,6 +140,15 @@ del _uv_portable_relocate
 """
 
 
+_SYSCONFIG_PREFIX = re.compile(r"""['"]prefix['"]\s*:\s*['"]([^'"]+)['"]""")
+
+
+def sysconfig_prefix(text: str) -> str | None:
+    """The build prefix a ``_sysconfigdata`` module names (its 'prefix' value), or None."""
+    match = _SYSCONFIG_PREFIX.search(text)
+    return match[1] if match else None
+
+
 def relocate_sysconfigdata(text: str, build_prefix: str) -> str | None:
     """Append code that maps the build prefix in ``build_time_vars`` to the run-time prefix."""
     if build_prefix not in text or "_uv_portable_relocate" in text:

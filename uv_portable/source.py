@@ -9,6 +9,7 @@ from pathlib import Path
 from uv_portable.binaries.macho import MACHO_MAGICS
 from uv_portable.errors import OutputError, SourceError
 from uv_portable.model import Interpreter, SourceEnv
+from uv_portable.process import run_capture
 from uv_portable.scripts import parse_pyvenv_cfg
 
 MIN_VERSION = (3, 9)
@@ -48,6 +49,50 @@ def _libdir_name(venv: Path, version: tuple[int, int, int]) -> str:
         f"{venv} has no lib/{xy}/site-packages",
         "the venv looks damaged; recreate it with `uv venv --relocatable`",
     )
+
+
+def base_version(prefix: Path, libdir: str, executable: Path) -> tuple[int, int, int] | None:
+    """The base interpreter's own version: from its headers, else by asking it."""
+    try:
+        header = (prefix / "include" / libdir / "patchlevel.h").read_text(errors="replace")
+        match = re.search(r'#define\s+PY_VERSION\s+"([^"]+)"', header)
+        if match:
+            return _parse_version(match[1])
+    except OSError:
+        pass
+    code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    proc = run_capture([str(executable), "-I", "-S", "-c", code], timeout=60)
+    if proc is None or proc.returncode != 0:
+        return None
+    return _parse_version(proc.stdout.strip())
+
+
+def _refuse_upgraded_base(
+    venv: Path, version: tuple[int, int, int], prefix: Path, libdir: str, executable: Path
+) -> None:
+    actual = base_version(prefix, libdir, executable)
+    if actual is not None and actual != version:
+        made, now = ".".join(map(str, version)), ".".join(map(str, actual))
+        raise SourceError(
+            f"the base interpreter of {venv} was upgraded in place: the venv was made with "
+            f"Python {made}, its base {executable} is now {now}",
+            "recreate the venv so that its packages match the base: "
+            "`uv venv --relocatable` and reinstall (`uv sync`)",
+        )
+
+
+_UV_MANAGED = re.compile(r"^cpython-\d+\.\d+[^-]*-(linux|macos|darwin|windows)-")
+DISTRIBUTION_PREFIXES = frozenset({"/usr"})
+
+
+def base_kind(base: Interpreter) -> str:
+    """How the base was installed: "uv-managed" (python-build-standalone), "distribution"
+    (the OS's own python3) or "pyenv/self-built"."""
+    if str(base.prefix) in DISTRIBUTION_PREFIXES:
+        return "distribution"
+    if _UV_MANAGED.match(base.prefix.name):
+        return "uv-managed"
+    return "pyenv/self-built"
 
 
 def load_source(path: Path) -> SourceEnv:
@@ -111,6 +156,9 @@ def load_source(path: Path) -> SourceEnv:
             f"{prefix / 'lib' / libdir}",
             "uv-portable needs a standard CPython install layout (uv-managed, pyenv, distro)",
         )
+    raw = values.get("version_info") or values.get("version") or ""
+    if re.match(r"\d+\.\d+\.\d+", raw):  # a venv that recorded X.Y only cannot tell
+        _refuse_upgraded_base(venv, version, prefix, libdir, executable)
     base = Interpreter(
         prefix=prefix,
         executable=executable,

@@ -3,17 +3,15 @@ run of its interpreter. ``export`` runs it on its result; ``check`` on anything.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import re
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, is_elf, read_elf
-from uv_portable.binaries.libs import glibc_floor, tree_closure, version_str
+from uv_portable.binaries.libs import tree_closure
 from uv_portable.binaries.macho import (
     expand_load_path,
     is_macho,
@@ -21,10 +19,14 @@ from uv_portable.binaries.macho import (
     read_macho,
     verify_signatures,
 )
+from uv_portable.binaries.policy import host_requirement, unresolved_finding
+from uv_portable.distributions import editable_url
 from uv_portable.errors import RefusedError
-from uv_portable.model import Finding
+from uv_portable.glibc import needed_glibc
+from uv_portable.glibc_version import GlibcVersion
+from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
-from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines
+from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines, sysconfig_prefix
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
 SYSTEM_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/sh", "/usr/bin/bash")
@@ -33,17 +35,17 @@ _LONG_EXEC = re.compile(rb"^'''exec' '(/[^']+)'", re.MULTILINE)
 
 @dataclass(frozen=True)
 class TreeReport:
-    """What static verification found, and the glibc each ELF file needs."""
+    """What static verification found, the glibc each ELF file needs, and what the tree
+    needs from the target host by policy ("tkinter needs libX11.so.6 from the host")."""
 
     findings: tuple[Finding, ...]
-    glibc: tuple[tuple[str, str], ...]  # (relative path, "2.34")
+    glibc: tuple[tuple[str, GlibcVersion], ...]  # per ELF file
+    host_requirements: tuple[str, ...] = ()
 
     @property
-    def glibc_floor(self) -> str | None:
+    def glibc_floor(self) -> GlibcVersion | None:
         """The newest glibc any file needs (None when no file needs one)."""
-        if not self.glibc:
-            return None
-        return max((v for _, v in self.glibc), key=lambda v: tuple(int(p) for p in v.split(".")))
+        return max((v for _, v in self.glibc), default=None)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -66,9 +68,18 @@ def walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
 
 
 class _Verifier:
-    def __init__(self, root: Path, host_libraries: bool, build_paths: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host_libraries: bool,
+        build_paths: tuple[str, ...],
+        tolerated: frozenset[str],
+        exporting: bool,
+    ) -> None:
         self.root = root
         self.host_libraries = host_libraries
+        self.tolerated = tolerated
+        self.exporting = exporting
         self.build_paths = set(build_paths)  # absolute paths of the build host, if known
         self.texts: list[tuple[str, Path]] = []  # small text files worth scanning for them
         self.top = str(root)
@@ -76,7 +87,7 @@ class _Verifier:
         self.elves: dict[str, ElfInfo] = {}  # relative path -> info
         self.names: dict[str, list[str]] = {}  # file name -> relative paths (for libpython)
 
-    def add(self, severity: str, code: str, rel: str, message: str, hint: str = "") -> None:
+    def add(self, severity: Severity, code: str, rel: str, message: str, hint: str = "") -> None:
         self.findings.append(Finding(severity, code, rel, message, hint))
 
     def run(self) -> TreeReport:
@@ -88,7 +99,18 @@ class _Verifier:
                 self.file(rel, entry)
         self.libraries()
         self.mentions()
+        self.interpreter()
+        glibc = []
+        for rel, info in sorted(self.elves.items()):
+            floor = needed_glibc(info)
+            if floor is not None:
+                glibc.append((rel, floor))
+        return TreeReport(tuple(self.findings), tuple(glibc), self.requirements())
+
+    def interpreter(self) -> None:
+        """bin/python must be a native executable, with a standard library beside it."""
         python = self.root / "bin" / "python"
+        hint = "export the venv with uv-portable, which copies the interpreter in"
         if not python.is_file():
             self.add(
                 "error",
@@ -96,14 +118,36 @@ class _Verifier:
                 "bin/python",
                 "no Python interpreter inside the tree; the target host would need one "
                 "at the very path it was built with",
-                "export the venv with uv-portable, which copies the interpreter in",
+                hint,
             )
-        glibc = []
-        for rel, info in sorted(self.elves.items()):
-            floor = glibc_floor(info)
-            if floor is not None:
-                glibc.append((rel, version_str(floor)))
-        return TreeReport(tuple(self.findings), tuple(glibc))
+            return
+        if not (is_elf(python) or is_macho(python)):
+            self.add(
+                "error",
+                "not-an-interpreter",
+                "bin/python",
+                "is not an executable for Linux or macOS (neither ELF nor Mach-O)",
+                "the tree is damaged or not a Python environment; " + hint,
+            )
+        if not any(self.root.glob("lib/python3*/os.py")):
+            self.add(
+                "error",
+                "no-stdlib",
+                "lib",
+                "has no standard library (lib/python3.X/os.py): the interpreter cannot start",
+                hint,
+            )
+
+    def requirements(self) -> tuple[str, ...]:
+        """What the tree's extensions need from the target host, by the policy's groups."""
+        notes: set[str] = set()
+        for rel, info in self.elves.items():
+            module = module_of(rel)
+            for soname in info.needed:
+                note = host_requirement(soname, module)
+                if note is not None:
+                    notes.add(note)
+        return tuple(sorted(notes))
 
     def symlink(self, rel: str, entry: os.DirEntry[str]) -> None:
         target = os.readlink(entry.path)
@@ -147,31 +191,28 @@ class _Verifier:
                     )
             return
         if name == "direct_url.json" and rel.endswith(".dist-info/direct_url.json"):
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
-                return
-            if isinstance(data, dict) and data.get("dir_info", {}).get("editable"):
+            url = editable_url(path.parent)
+            if url is not None:
                 self.add(
                     "error",
                     "editable",
                     rel,
-                    f"editable install of {data.get('url')}",
+                    f"editable install of {url}",
                     "reinstall it non-editable: `uv sync --no-editable`",
                 )
             return
         if name.startswith("_sysconfigdata") and name.endswith(".py"):
             text = path.read_text(errors="replace")
             if "_uv_portable_relocate" not in text:
-                match = re.search(r"""['"]prefix['"]\s*:\s*['"](/[^'"]*)['"]""", text)
-                if match and match[1] not in ("/usr", "/usr/local"):
-                    self.build_paths.add(match[1])
-                if match:
+                prefix = sysconfig_prefix(text)
+                if prefix and prefix.startswith("/") and prefix not in ("/usr", "/usr/local"):
+                    self.build_paths.add(prefix)
+                if prefix and prefix.startswith("/"):
                     self.add(
                         "warning",
                         "sysconfig-build-path",
                         rel,
-                        f"names the build prefix {match[1]}; building extensions here "
+                        f"names the build prefix {prefix}; building extensions here "
                         "would look there",
                         "export with uv-portable, which relocates it",
                     )
@@ -324,55 +365,43 @@ class _Verifier:
             needer = needers[0]
             if soname.startswith("libpython") and soname in self.names:
                 continue  # loaded by the interpreter before any extension
-            self.add(
-                "warning" if self.host_libraries else "error",
-                "unresolved-library",
-                needer[len(self.top) + 1 :],
-                f"needs {soname}, which is neither in the tree nor on every host",
-                "export with uv-portable, which bundles it into lib/",
+            if soname in self.tolerated:
+                continue  # accepted by the policy when exporting; reported there
+            finding = unresolved_finding(
+                soname, needer[len(self.top) + 1 :], exporting=self.exporting
             )
+            if self.host_libraries:
+                finding = replace(finding, severity="warning")
+            self.findings.append(finding)
 
 
 def verify_tree(
-    root: Path, *, host_libraries: bool = False, build_paths: tuple[str, ...] = ()
+    root: Path,
+    *,
+    host_libraries: bool = False,
+    build_paths: tuple[str, ...] = (),
+    tolerated: frozenset[str] = frozenset(),
+    exporting: bool = False,
 ) -> TreeReport:
     """Find what would stop the tree from running elsewhere.
 
     ``host_libraries``: the user says the target provides libraries outside the policy
     (``--no-bundle``), so unresolved ones are warnings, not errors. ``build_paths``: absolute
     paths of the build host to look for in scripts and metadata (besides those the tree names
-    itself: a pyvenv.cfg ``home``, an unrelocated ``_sysconfigdata`` prefix).
+    itself: a pyvenv.cfg ``home``, an unrelocated ``_sysconfigdata`` prefix). ``tolerated``:
+    sonames the missing-library policy accepted (the plan's, or the manifest's).
+    ``exporting``: word hints for the export that made the tree, not for a later check.
     """
-    return _Verifier(root, host_libraries, build_paths).run()
+    return _Verifier(root, host_libraries, build_paths, tolerated, exporting).run()
 
 
-_PROBE = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.path]))"
-
-
-def smoke_run(root: Path) -> str | None:
-    """Start the tree's interpreter in place; return an error text, or None when it is fine."""
-    python = root / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    try:
-        proc = subprocess.run(
-            [str(python), "-B", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-    except OSError as exc:
-        return f"cannot start {python}: {exc.strerror}"
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        return f"{python} failed to start: {lines[-1] if lines else proc.returncode}"
-    prefix, base_prefix, path = json.loads(proc.stdout)
-    real = os.path.realpath(root)
-    for value in (prefix, base_prefix):
-        if os.path.realpath(value) != real:
-            return f"{python} reports sys.prefix {value}, not its own folder {real}"
-    for entry in path:
-        if entry and not is_within(os.path.realpath(entry), real):
-            return f"{python} has {entry} on sys.path, outside its own folder"
-    return None
+def module_of(rel: str) -> str:
+    """The module (or distribution folder) an extension belongs to, for messages:
+    lib/python3.12/lib-dynload/_tkinter.cpython-312-x86_64-linux-gnu.so -> tkinter."""
+    parts = rel.split("/")
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        top = parts[parts.index("site-packages") + 1]
+        return top.split(".", 1)[0]
+    if "lib-dynload" in parts:
+        return parts[-1].split(".", 1)[0].lstrip("_")
+    return rel

@@ -1,21 +1,18 @@
 """Resolve shared-library dependencies the way the dynamic loader does, without running
-anything (auditwheel's lddtree is the model), and compute the glibc floor."""
+anything (auditwheel's lddtree is the model)."""
 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import posixpath
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from uv_portable.binaries.elf import ElfInfo
-from uv_portable.errors import UsageError
+from uv_portable.binaries.policy import is_system_library
 from uv_portable.runpath import expand_origin, is_within
 
 DEFAULT_DIRS = (
@@ -28,56 +25,6 @@ DEFAULT_DIRS = (
     "/lib",
     "/usr/lib",
 )
-_GLIBC = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.(\d+))?$")
-
-
-@lru_cache(maxsize=1)
-def _policy() -> dict[str, object]:
-    text = resources.files("uv_portable.binaries").joinpath("system_libs.json").read_text()
-    data: dict[str, object] = json.loads(text)
-    return data
-
-
-def system_sonames() -> frozenset[str]:
-    """Sonames that every glibc host provides (never bundled)."""
-    names = _policy()["sonames"]
-    assert isinstance(names, list)
-    return frozenset(str(n) for n in names)
-
-
-def is_system_library(soname: str) -> bool:
-    """Whether the policy says the target host provides this library."""
-    return soname in system_sonames()
-
-
-def parse_glibc_target(value: str) -> tuple[int, int]:
-    """ "2.28", "manylinux_2_28" or "manylinux2014" -> (2, 28)."""
-    aliases = _policy()["manylinux_aliases"]
-    assert isinstance(aliases, dict)
-    text = str(aliases.get(value, value))
-    match = re.fullmatch(r"(?:manylinux_)?(\d+)[._](\d+)(?:_\w+)?", text)
-    if match is None:
-        raise UsageError(
-            f"--target-glibc {value!r} is not a glibc version",
-            'use a version like "2.28" or a tag like "manylinux_2_28"',
-        )
-    return int(match[1]), int(match[2])
-
-
-def glibc_floor(info: ElfInfo) -> tuple[int, int] | None:
-    """The newest GLIBC_x.y symbol version a file needs (None when it needs none)."""
-    best: tuple[int, int] | None = None
-    for _, version in info.version_needs:
-        match = _GLIBC.match(version)
-        if match:
-            found = (int(match[1]), int(match[2]))
-            best = found if best is None or found > best else best
-    return best
-
-
-def version_str(version: tuple[int, int] | None) -> str:
-    """(2, 34) -> "2.34"."""
-    return "-" if version is None else f"{version[0]}.{version[1]}"
 
 
 @lru_cache(maxsize=1)
@@ -108,14 +55,6 @@ def ld_so_conf_dirs() -> tuple[str, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """Where a needed library was found (None if nowhere)."""
-
-    soname: str
-    path: str | None
-
-
 def search_dirs(info: ElfInfo, origin: str, inherited_rpath: Sequence[str] = ()) -> list[str]:
     """The folders the loader searches for this object's dependencies, in order."""
     dirs: list[str] = []
@@ -128,15 +67,15 @@ def search_dirs(info: ElfInfo, origin: str, inherited_rpath: Sequence[str] = ())
 
 def resolve_on_host(
     soname: str, dirs: Iterable[str], extra_default: Sequence[str] = ()
-) -> Resolution:
-    """Find soname in dirs, then in ld.so.conf folders and the default folders."""
+) -> str | None:
+    """Where soname is found in dirs, then in ld.so.conf folders and the default folders."""
     if "/" in soname:
-        return Resolution(soname, soname if os.path.isfile(soname) else None)
+        return soname if os.path.isfile(soname) else None
     for folder in [*dirs, *extra_default, *ld_so_conf_dirs(), *DEFAULT_DIRS]:
         candidate = os.path.join(folder, soname)
         if os.path.isfile(candidate):
-            return Resolution(soname, candidate)
-    return Resolution(soname, None)
+            return candidate
+    return None
 
 
 def same_file(a: Path, b: Path) -> bool:

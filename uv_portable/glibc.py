@@ -1,0 +1,56 @@
+"""The glibc floor of ELF files, and the findings for a target glibc: one place for both."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from uv_portable.binaries.elf import ElfInfo
+from uv_portable.errors import UsageError
+from uv_portable.glibc_version import GlibcVersion
+from uv_portable.model import Finding
+
+_SYMBOL = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.(\d+))?$")
+
+
+def needed_glibc(info: ElfInfo) -> GlibcVersion | None:
+    """The newest GLIBC_x.y symbol version a file needs (None when it needs none)."""
+    best: GlibcVersion | None = None
+    for _, version in info.version_needs:
+        match = _SYMBOL.match(version)
+        if match:
+            found = GlibcVersion(int(match[1]), int(match[2]))
+            best = found if best is None or found > best else best
+    return best
+
+
+def floor_of(versions: Iterable[GlibcVersion]) -> GlibcVersion | None:
+    """The oldest glibc that satisfies every file: the newest one any file needs."""
+    return max(versions, default=None)
+
+
+def too_new(per_file: Mapping[str, GlibcVersion], target: GlibcVersion) -> list[Finding]:
+    """An error for every file that needs a newer glibc than the target, newest first."""
+    found = sorted(((v, p) for p, v in per_file.items() if v > target), reverse=True)
+    return [
+        Finding(
+            "error",
+            "glibc-too-new",
+            path,
+            f"needs glibc {version}, newer than the target {target}",
+            "build on (or for) an older system, or raise --target-glibc",
+            subject=str(version),
+        )
+        for version, path in found
+    ]
+
+
+def parse_target_glibc(value: str) -> GlibcVersion:
+    """A --target-glibc value as a version, or a UsageError saying what is accepted."""
+    try:
+        return GlibcVersion.parse(value)
+    except ValueError:
+        raise UsageError(
+            f"--target-glibc {value!r} is not a glibc version",
+            'use a version like "2.28" or a tag like "manylinux_2_28"',
+        ) from None

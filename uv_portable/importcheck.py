@@ -1,0 +1,144 @@
+"""Differential import verification: what imports in the source venv must import in the
+export; what fails in both is the source's problem, recorded, never the export's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from uv_portable.model import Finding
+from uv_portable.probe import ProbeRun
+
+# Extension modules of the standard library that need shared libraries: the first to break
+# when an interpreter is moved without them.
+STDLIB_MODULES = (
+    "ssl",
+    "sqlite3",
+    "ctypes",
+    "lzma",
+    "bz2",
+    "zlib",
+    "decimal",
+    "uuid",
+    "pyexpat",
+    "hashlib",
+    "readline",
+    "select",
+    "json",
+)
+# Import errors that are about portability whatever the baseline: a library or symbol the
+# loader cannot find.
+_PORTABILITY = re.compile(
+    r"cannot open shared object file|Library not loaded|image not found|"
+    r"undefined symbol|version `GLIBC_|No module named 'encodings'"
+)
+
+
+@dataclass(frozen=True)
+class ImportBaseline:
+    """What the source venv could import: the promise an export keeps."""
+
+    ok: tuple[str, ...]
+    broken: dict[str, str] = field(default_factory=dict)  # module -> error in the source
+
+    def to_json(self, isolation: str) -> dict[str, Any]:
+        """The manifest's "imports" section."""
+        return {
+            "baseline": list(self.ok),
+            "broken_in_source": dict(sorted(self.broken.items())),
+            "isolation": isolation,
+        }
+
+
+def baseline_of(run: ProbeRun) -> ImportBaseline:
+    """The baseline from a run of the source venv's interpreter."""
+    return ImportBaseline(tuple(sorted(run.imported)), dict(sorted(run.failed.items())))
+
+
+def not_started(run: ProbeRun) -> Finding | None:
+    """An error when the interpreter did not start, or does not live in its own tree."""
+    if not run.started:
+        return Finding(
+            "error",
+            "interpreter-failed",
+            "bin/python",
+            f"the interpreter {run.message} ({run.isolation} isolation)",
+            "run with --no-verify to keep the output for debugging, and report it",
+        )
+    outside = run.outside()
+    if outside is not None:
+        return Finding(
+            "error",
+            "interpreter-outside",
+            "bin/python",
+            f"{outside} ({run.isolation} isolation)",
+            "the environment leans on the build host; report it",
+        )
+    return None
+
+
+def compare(baseline: ImportBaseline, run: ProbeRun) -> list[Finding]:
+    """Findings of an export's run against the source's baseline: lost imports are errors,
+    imports broken in both are warnings."""
+    first = not_started(run)
+    if first is not None:
+        return [first]
+    failed = run.failed
+    findings = [
+        Finding(
+            "error",
+            "import-lost",
+            module,
+            f"imports in the source venv but not in the export: {failed[module]}",
+            "report this to uv-portable with the venv's details",
+            subject=module,
+        )
+        for module in baseline.ok
+        if module in failed
+    ]
+    findings += [
+        Finding(
+            "warning",
+            "broken-in-source",
+            module,
+            f"already broken in the source: {error}",
+            "an optional extra or backend that is not installed; install it if you need it",
+            subject=module,
+        )
+        for module, error in sorted(baseline.broken.items())
+    ]
+    return findings
+
+
+def judge_against_manifest(
+    baseline: Sequence[str], broken: dict[str, str], run: ProbeRun
+) -> list[Finding]:
+    """``check --run`` with a manifest: every baseline module must import."""
+    return compare(ImportBaseline(tuple(baseline), broken), run)
+
+
+def judge_without_baseline(run: ProbeRun) -> list[Finding]:
+    """``check --run`` without a manifest: only portability problems are errors (the
+    interpreter, a missing shared library, a standard-library extension); other import
+    errors are listed as information, since the source may not import them either."""
+    first = not_started(run)
+    if first is not None:
+        return [first]
+    findings = []
+    for module, error in sorted(run.failed.items()):
+        portability = module in STDLIB_MODULES or bool(_PORTABILITY.search(error))
+        findings.append(
+            Finding(
+                "error" if portability else "info",
+                "import-failed" if portability else "import-failed-unknown",
+                module,
+                f"import fails: {error}",
+                "a missing library or extension: re-export with uv-portable"
+                if portability
+                else "no manifest to compare with: the source may fail the same way",
+                subject=module,
+            )
+        )
+    return findings
