@@ -467,8 +467,8 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
     if result.isolation:
         how = "in place: no sandbox here" if result.isolation == "none" else result.isolation
         _say(f"verified: the export imports what the source imports ({how})")
-    for requirement in result.host_requirements:
-        _say(f"needs: {requirement}")
+    if result.host_requirements:
+        _say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":
         _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
     else:

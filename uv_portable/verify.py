@@ -139,14 +139,31 @@ class _Verifier:
             )
 
     def requirements(self) -> tuple[str, ...]:
-        """What the tree's extensions need from the target host, by the policy's groups."""
+        """What the tree's extensions need from the target host, by the policy's groups,
+        named after the Python module that (perhaps through bundled libraries) needs it."""
+        needers: dict[str, list[str]] = {}
+        for rel, info in self.elves.items():
+            for soname in info.needed:
+                needers.setdefault(soname, []).append(rel)
+
+        def modules(rel: str, seen: frozenset[str]) -> set[str]:
+            if "/site-packages/" in rel or "/lib-dynload/" in rel:
+                return {module_of(rel)}
+            info = self.elves[rel]
+            name = info.soname or posixpath.basename(rel)
+            found: set[str] = set()
+            for needer in needers.get(name, ()):
+                if needer not in seen:
+                    found |= modules(needer, seen | {needer})
+            return found or {module_of(rel)}
+
         notes: set[str] = set()
         for rel, info in self.elves.items():
-            module = module_of(rel)
             for soname in info.needed:
-                note = host_requirement(soname, module)
-                if note is not None:
-                    notes.add(note)
+                for module in sorted(modules(rel, frozenset({rel}))):
+                    note = host_requirement(soname, module)
+                    if note is not None:
+                        notes.add(note)
         return tuple(sorted(notes))
 
     def symlink(self, rel: str, entry: os.DirEntry[str]) -> None:

@@ -40,11 +40,24 @@ def check_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict
     return proc.returncode, json.loads(proc.stdout)
 
 
+MANIFEST_CODES = ("file-changed", "file-extra", "file-missing")
+
+
 def problems(report: dict[str, object]) -> set[tuple[str, str]]:
+    """Errors and warnings, except the manifest's (asserted on their own)."""
     return {
         (f["code"], f["path"])
         for f in report["findings"]  # type: ignore[union-attr, index]
-        if f["severity"] in ("error", "warning")
+        if f["severity"] in ("error", "warning") and f["code"] not in MANIFEST_CODES
+    }  # type: ignore[index]
+
+
+def tampered(report: dict[str, object]) -> set[str]:
+    """The files the manifest comparison names as changed, added or missing."""
+    return {
+        f["path"]
+        for f in report["findings"]  # type: ignore[union-attr, index]
+        if f["code"] in MANIFEST_CODES and f["severity"] == "error"
     }  # type: ignore[index]
 
 
@@ -118,6 +131,7 @@ def test_each_planted_defect_is_reported_exactly(
     exit_code, report = check_json(str(export_copy))
     assert exit_code == 1
     assert problems(report) == {(code, path)}
+    assert tampered(report) == {path}, "the manifest names the planted file too"
 
 
 def test_too_new_glibc_names_the_newest_files(clean_export: Path) -> None:
@@ -150,6 +164,7 @@ def test_archives_give_the_same_findings_as_the_folder(
     run(["tar", "-czf", str(planted), "-C", str(export_copy), "."])
     _, report = check_json(str(planted))
     assert {(c, p.removeprefix("./")) for c, p in problems(report)} == expected
+    assert tampered(report) == {"bin/tool"}
     assert report["glibc_floor"] == folder["glibc_floor"]
 
 
@@ -270,6 +285,7 @@ def test_sandbox_unavailable_still_prints_static_results(
 
 def test_build_path_mentions_are_informational(export_copy: Path) -> None:
     (export_copy / "bin" / "tool.cfg").write_text(f"data = {export_copy}/share/data\n")
+    (export_copy / "share" / "uv-portable" / "manifest.json").unlink()  # a foreign tree
     code, report = check_json(str(export_copy))
     assert code == 0  # information, not an error
     infos = {

@@ -279,7 +279,6 @@ def _unsign(path: Path) -> None:
 @pytest.mark.parametrize(
     ("plant", "words"),
     [
-        ("missing", "loads /opt/nowhere/libfoo.1.dylib, which is not found"),
         ("cpu", "unknown Mach-O CPU type"),
         ("unsigned", "the arm64 slice is unsigned; signing it is not implemented"),
     ],
@@ -287,9 +286,7 @@ def _unsign(path: Path) -> None:
 def test_bad_macho_input_is_refused(tmp_path: Path, plant: str, words: str) -> None:
     tree = make_mac_tree(tmp_path)
     yaml_so = next(tree.venv.glob("lib/python3.12/site-packages/yaml/_yaml*.so"))
-    if plant == "missing":
-        _change(yaml_so, "/usr/lib/libSystem.B.dylib", "/opt/nowhere/libfoo.1.dylib")
-    elif plant == "cpu":
+    if plant == "cpu":
         _set_first_cputype(yaml_so, 18)  # PowerPC
     else:
         _change(yaml_so, "/usr/lib/libSystem.B.dylib", str(tree.brew))
@@ -334,3 +331,16 @@ def test_subprocess_otool_is_the_independent_reader() -> None:
         ).returncode
         == 0
     )
+
+
+def test_missing_dylib_follows_the_one_policy(tmp_path: Path) -> None:
+    """A dylib the build host lacks too is a warning naming the file, as for ELF."""
+    tree = make_mac_tree(tmp_path)
+    yaml_so = next(tree.venv.glob("lib/python3.12/site-packages/yaml/_yaml*.so"))
+    _change(yaml_so, "/usr/lib/libSystem.B.dylib", "/opt/nowhere/libfoo.1.dylib")
+    proc = cli("export", str(tree.venv), str(tmp_path / "out"), "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    found = [f for f in plan["findings"] if f["code"] == "optional-library-absent"]
+    assert len(found) == 1 and "_yaml" in found[0]["path"], found
+    assert [m["soname"] for m in plan["missing_libraries"]] == ["libfoo.1.dylib"]

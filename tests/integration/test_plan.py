@@ -58,7 +58,9 @@ def test_keep_tests_and_exclude(pyenv_venv: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     dests = {a["dest"] for a in json.loads(proc.stdout)["actions"]}
     assert "lib/python3.11/test/__init__.py" in dests
-    assert not any(d.startswith("lib/python3.11/config-3.11") for d in dests)
+    config = {d for d in dests if d.startswith("lib/python3.11/config-3.11")}
+    assert any(d.endswith("/Makefile") for d in config), "sysconfig names config-*/Makefile"
+    assert not any(d.endswith(".a") for d in config), "the static libpython is left out"
     assert not any(d.startswith("lib/python3.11/tkinter") for d in dests)
     proc = cli(
         "export", str(pyenv_venv), str(tmp_path / "out"), "--dry-run", "--json", "--keep-config"

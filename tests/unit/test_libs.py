@@ -3,21 +3,18 @@ missing libraries, the policy, glibc targets."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import compile_so
 from uv_portable.binaries.elf import read_elf
-from uv_portable.binaries.libs import (
-    glibc_floor,
-    is_system_library,
-    parse_glibc_target,
-    resolve_on_host,
-    search_dirs,
-    tree_closure,
-)
+from uv_portable.binaries.libs import resolve_on_host, search_dirs, tree_closure
+from uv_portable.binaries.policy import host_group, host_requirement, is_system_library
 from uv_portable.errors import UsageError
+from uv_portable.glibc import needed_glibc, parse_target_glibc, too_new
+from uv_portable.glibc_version import GlibcVersion
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +90,31 @@ def test_search_dirs_expand_origin(tree: Path) -> None:
 
 
 def test_resolve_on_host(tree: Path) -> None:
-    assert resolve_on_host("libbase.so.1", [str(tree / "libs")]).path == str(
+    assert resolve_on_host("libbase.so.1", [str(tree / "libs")]) == str(
         tree / "libs" / "libbase.so.1"
     )
-    assert resolve_on_host("libnothing-at-all.so.9", [str(tree)]).path is None
-    assert resolve_on_host("libc.so.6", []).path is not None  # default folders
+    assert resolve_on_host("libnothing-at-all.so.9", [str(tree)]) is None
+    assert resolve_on_host("libc.so.6", []) is not None  # default folders
 
 
-def test_policy_and_glibc(tree: Path) -> None:
+def test_policy_groups() -> None:
     assert is_system_library("libc.so.6") and is_system_library("libstdc++.so.6")
     assert not is_system_library("libssl.so.3") and not is_system_library("libz.so.1")
-    floor = glibc_floor(read_elf(tree / "pkg" / "ext.so"))
-    assert floor is None or floor >= (2, 2)
+    assert host_group("libcuda.so.1") == "gpu-driver"
+    assert host_group("libX11.so.6") == "graphics"
+    assert host_requirement("libX11.so.6", "tkinter") == "tkinter needs libX11.so.6 from the host"
+    cuda = host_requirement("libcuda.so.1", "torch")
+    assert cuda is not None and cuda.startswith("CUDA needs the NVIDIA driver on the target")
+    assert host_requirement("libc.so.6", "x") is None  # glibc goes without saying
+
+
+def test_glibc_floor_of_a_real_binary() -> None:
+    floor = needed_glibc(read_elf(Path(sys.executable).resolve()))
+    assert floor is not None and floor >= (2, 17), floor  # any CPython of today needs this
+    findings = too_new({"bin/python": floor, "lib/old.so": GlibcVersion(2, 2)}, GlibcVersion(2, 3))
+    assert [(f.path, f.code, f.subject) for f in findings] == [
+        ("bin/python", "glibc-too-new", str(floor))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -119,9 +129,10 @@ def test_policy_and_glibc(tree: Path) -> None:
     ],
 )
 def test_parse_glibc_target(value: str, expected: tuple[int, int]) -> None:
-    assert parse_glibc_target(value) == expected
+    assert parse_target_glibc(value) == expected
+    assert str(parse_target_glibc(value)) == "%d.%d" % expected
 
 
 def test_parse_glibc_target_rejects_nonsense() -> None:
     with pytest.raises(UsageError, match="not a glibc version"):
-        parse_glibc_target("latest")
+        parse_target_glibc("latest")
