@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Literal
 
 from uv_portable.errors import UsageError, io_error
 
@@ -73,7 +73,7 @@ class Member:
 
     arcname: str
     path: Path
-    kind: str  # "dir" | "file" | "symlink" | "hardlink"
+    kind: Literal["dir", "file", "hardlink"]
     mode: int
     size: int = 0
     link: str = ""
@@ -112,13 +112,14 @@ def source_date_epoch() -> int:
 def _normal_mode(kind: str, mode: int) -> int:
     if kind == "dir":
         return 0o755
-    if kind == "symlink":
-        return 0o777
     return 0o755 if mode & 0o111 else 0o644
 
 
 def collect(root: Path, arcroot: str | None = None) -> list[Member]:
-    """Every entry below root, sorted, with hard links recognised by inode."""
+    """Every entry below root, sorted, with no symlinks: extractors that drop them (Spark's
+    Java untar, some Windows and object-store tools) would lose bin/python. A link to a file
+    becomes another name of its target (a hard link, or a copy in zip); a link to a folder
+    (lib64 -> lib) is left out. Hard links are recognised by inode and stored once."""
     members: list[Member] = []
     seen: dict[tuple[int, int], str] = {}
     prefix = f"{arcroot.strip('/')}/" if arcroot else ""
@@ -130,17 +131,23 @@ def collect(root: Path, arcroot: str | None = None) -> list[Member]:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
             name = f"{prefix}{rel}{entry.name}"
-            st = entry.stat(follow_symlinks=False)
             path = Path(entry.path)
+            st = entry.stat(follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
-                members.append(Member(name, path, "symlink", 0o777, link=os.readlink(path)))
-            elif stat.S_ISDIR(st.st_mode):
+                try:
+                    st = entry.stat(follow_symlinks=True)
+                except OSError:
+                    continue  # dangling: verification reports it
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                path = path.resolve()
+            if stat.S_ISDIR(st.st_mode):
                 members.append(Member(name, path, "dir", 0o755))
                 walk(path, f"{rel}{entry.name}/")
             elif stat.S_ISREG(st.st_mode):
                 key = (st.st_dev, st.st_ino)
                 mode = _normal_mode("file", st.st_mode)
-                if st.st_nlink > 1 and key in seen:
+                if key in seen:
                     members.append(Member(name, path, "hardlink", mode, link=seen[key]))
                 else:
                     seen[key] = name
@@ -197,9 +204,6 @@ def _write_tar(
             if m.kind == "dir":
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
-            elif m.kind == "symlink":
-                info.type, info.linkname = tarfile.SYMTYPE, m.link
-                tar.addfile(info)
             elif m.kind == "hardlink":
                 info.type, info.linkname = tarfile.LNKTYPE, m.link
                 tar.addfile(info)
@@ -218,15 +222,10 @@ def _write_zip(
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
         for m in members:
             path = m.path
-            if m.kind == "symlink":
-                # Zip symlinks are unreliable on executors: store the target's content instead.
-                if path.is_dir():
-                    continue  # e.g. lib64 -> lib: a second copy of the whole tree, skipped
-                path = path.resolve()
             name = m.arcname + ("/" if m.kind == "dir" else "")
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.create_system = 3  # unix, so that modes are honoured by unzip
-            mode = m.mode if m.kind != "symlink" else _normal_mode("file", path.stat().st_mode)
+            mode = m.mode
             kind_bits = stat.S_IFDIR if m.kind == "dir" else stat.S_IFREG
             info.external_attr = (kind_bits | mode) << 16
             if m.kind == "dir":

@@ -23,7 +23,17 @@ from uv_portable.sandbox import sandbox_argv, unshare_argv
 Isolation = Literal["bwrap", "unshare", "none"]
 IsolationRequest = Literal["auto", "bwrap", "unshare", "none"]
 MOUNT = "/opt/uv-portable-probe/env"
-MODULE_TIMEOUT = 120.0
+MODULE_TIMEOUT = 120.0  # seconds one import may take; UV_PORTABLE_IMPORT_TIMEOUT overrides
+
+
+def module_timeout() -> float:
+    """How long one import may take before it counts as hanging."""
+    value = os.environ.get("UV_PORTABLE_IMPORT_TIMEOUT", "")
+    try:
+        return float(value) if value else MODULE_TIMEOUT
+    except ValueError:
+        return MODULE_TIMEOUT
+
 
 # Runs inside the interpreter under test, so it must work on every CPython >= 3.9.
 _DRIVER = r"""
@@ -157,12 +167,12 @@ def _parse(proc: subprocess.CompletedProcess[str], isolation: Isolation, where: 
 
 
 def probe_interpreter(
-    python: Path, modules: Sequence[str], *, timeout: float = MODULE_TIMEOUT
+    python: Path, modules: Sequence[str], *, timeout: float | None = None
 ) -> ProbeRun:
     """Import modules with an interpreter in place (the source venv's), writing no bytecode."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     where = str(python.parent.parent)
-    argv = _driver_args(str(python), modules, timeout)
+    argv = _driver_args(str(python), modules, timeout or module_timeout())
     try:
         proc = subprocess.run(
             argv, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL
@@ -177,11 +187,12 @@ def probe_tree(
     modules: Sequence[str],
     *,
     isolation: IsolationRequest = "auto",
-    timeout: float = MODULE_TIMEOUT,
+    timeout: float | None = None,
 ) -> ProbeRun:
     """Import modules with the tree's interpreter, moved to another path, with the host's
     Python hidden (bubblewrap, else unshare as root, else in place when ``none`` is allowed).
     The tree is mounted read-only and no bytecode is written."""
+    timeout = timeout or module_timeout()
     if isolation in ("auto", "bwrap") and shutil.which("bwrap"):
         argv = _driver_args(f"{MOUNT}/bin/python", modules, timeout)
         command = sandbox_argv(tree, MOUNT, argv, readonly=True)
