@@ -65,7 +65,7 @@ def distro_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 def test_distribution_python_base_imports_what_the_source_imports(
     distro_export: tuple[Path, Path], bwrap: str
 ) -> None:
-    venv, out = distro_export
+    _, out = distro_export
     manifest = json.loads((out / "share/uv-portable/manifest.json").read_text())
     assert manifest["interpreter"]["kind"] == "distribution"
     result = _imports(out, ["cowsay", "six", "ssl", "sqlite3"])

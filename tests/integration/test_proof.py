@@ -188,10 +188,12 @@ def test_foreign_tree_without_manifest_fails_only_on_portability(
 
 def test_zero_filled_interpreter_is_not_self_contained(tmp_path: Path) -> None:
     archive = tmp_path / "fake.zip"
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("bin/python", "w") as fh:
-            for _ in range(30):
-                fh.write(bytes(1 << 20))
+    with (
+        zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        zf.open("bin/python", "w") as fh,
+    ):
+        for _ in range(30):
+            fh.write(bytes(1 << 20))
     proc = cli("check", str(archive), "--json")
     assert proc.returncode == 1
     codes = {f["code"] for f in json.loads(proc.stdout)["findings"]}

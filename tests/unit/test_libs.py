@@ -130,7 +130,7 @@ def test_glibc_floor_of_a_real_binary() -> None:
 )
 def test_parse_glibc_target(value: str, expected: tuple[int, int]) -> None:
     assert parse_target_glibc(value) == expected
-    assert str(parse_target_glibc(value)) == "%d.%d" % expected
+    assert str(parse_target_glibc(value)) == f"{expected[0]}.{expected[1]}"
 
 
 def test_parse_glibc_target_rejects_nonsense() -> None:
