@@ -1,0 +1,146 @@
+"""The venv in the output: its files over the base's, scripts made relocatable, pyvenv.cfg
+without home, .pth paths made relative, editable installs refused."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from pathlib import Path
+
+from uv_portable import __version__
+from uv_portable.binaries.elf import ELF_MAGIC
+from uv_portable.binaries.macho import MACHO_MAGICS
+from uv_portable.distributions import editable_finding
+from uv_portable.model import CopyFile, WriteFile
+from uv_portable.plan.state import PlanState
+from uv_portable.plan.tree import add_entries
+from uv_portable.runpath import map_into
+from uv_portable.scripts import (
+    portable_pyvenv_cfg,
+    pth_path_lines,
+    relocate_activate,
+    rewrite_shebang,
+)
+
+VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
+# The venv's own interpreter links: replaced by the copied interpreter and our links.
+PYTHON_NAME = re.compile(r"^python(\d(\.\d+t?)?)?$")
+
+
+def plan_venv(state: PlanState) -> None:
+    """Every file of the venv (over the base's), its scripts, pyvenv.cfg and .pth files."""
+    venv = state.source.path
+    entries = sorted(os.scandir(venv), key=lambda e: e.name)
+    add_entries(state, "", "venv", [e for e in entries if e.name not in VENV_DROPPED | {"bin"}])
+    _plan_bin(state, venv / "bin")
+    cfg = portable_pyvenv_cfg(state.source.cfg, __version__)
+    state.add(WriteFile("pyvenv.cfg", cfg.encode(), 0o644, "pyvenv.cfg without home"), "venv")
+    _check_site_packages(state)
+
+
+def _is_build_python(state: PlanState, interpreter: str) -> bool:
+    base = state.source.base
+    folder = posixpath.dirname(interpreter)
+    venv_bins = {posixpath.join(str(v), "bin") for v in (state.source.path, state.source.real_path)}
+    if folder in venv_bins or folder == str(base.prefix / "bin"):
+        return True
+    return os.path.realpath(interpreter) == str(base.executable)
+
+
+def _relocated_script(state: PlanState, name: str, data: bytes) -> tuple[bytes, str] | None:
+    """A script's relocatable form and why, or None when it needs no change."""
+    new = rewrite_shebang(data, lambda path: _is_build_python(state, path))
+    if new is not None:
+        return new, "relocatable shebang"
+    text = data.decode("utf-8", errors="surrogateescape")
+    for path in sorted(_build_paths(state), key=len, reverse=True):
+        changed = relocate_activate(name, text, path)
+        text = changed if changed is not None else text
+    encoded = text.encode("utf-8", errors="surrogateescape")
+    return (encoded, "activate computes its location") if encoded != data else None
+
+
+def _build_paths(state: PlanState) -> set[str]:
+    return {str(state.source.path), str(state.source.real_path)}
+
+
+def _plan_bin(state: PlanState, bin_dir: Path) -> None:
+    rewritten = 0
+    for entry in sorted(os.scandir(bin_dir), key=lambda e: e.name):
+        dest = f"bin/{entry.name}"
+        if PYTHON_NAME.match(entry.name):
+            continue  # replaced by the copied interpreter and our symlinks
+        if entry.is_symlink() or not entry.is_file():
+            add_entries(state, "bin", "venv", [entry])
+            continue
+        src = Path(entry.path)
+        with src.open("rb") as fh:
+            head = fh.read(4)
+        if head == ELF_MAGIC or head in MACHO_MAGICS:
+            state.add_file(src, dest, "venv", entry.stat())  # a binary: analysed, not edited
+            continue
+        data = src.read_bytes()  # a script: small
+        relocated = _relocated_script(state, entry.name, data)
+        if relocated is None:
+            state.add(CopyFile(src, dest), "venv")
+            content = data
+        else:
+            rewritten += 1
+            content, reason = relocated
+            mode = stat.S_IMODE(entry.stat().st_mode)
+            state.add(WriteFile(dest, content, mode, reason, src), "venv")
+        if any(p.encode() in content for p in _build_paths(state)):
+            state.finding(
+                "warning",
+                "build-path-in-script",
+                dest,
+                "still names the source venv's absolute path; it will not work elsewhere",
+                "regenerate the venv with `uv venv --relocatable`",
+            )
+    if rewritten and not state.source.relocatable:
+        state.notes.append(
+            f"rewrote {rewritten} script(s) in bin/ to be relocatable "
+            "(the venv was not created with `uv venv --relocatable`)"
+        )
+
+
+def _check_site_packages(state: PlanState) -> None:
+    """Refuse editable installs; make .pth paths into the environment relative."""
+    site = state.source.site_packages
+    dest_site = state.site_dest
+    editable = False
+    for dist in state.distributions:
+        if dist.editable_url is not None:
+            editable = True
+            where = f"{dest_site}/{dist.dist_info.name}"
+            state.findings.append(editable_finding(dist, where))
+    for pth in sorted(site.glob("*.pth")):
+        text = pth.read_text(encoding="utf-8", errors="surrogateescape")
+        lines = text.splitlines(keepends=True)
+        paths = set(pth_path_lines(text))
+        changed = False
+        for i, line in enumerate(lines):
+            entry = line.strip()
+            if entry not in paths or not entry.startswith("/"):
+                continue
+            mapped = map_into(posixpath.normpath(entry), state.roots)
+            if mapped is None:
+                if not editable:
+                    state.finding(
+                        "error",
+                        "absolute-pth",
+                        f"{dest_site}/{pth.name}",
+                        f"adds {entry} (outside the environment) to sys.path",
+                        "install that code into the venv non-editable, or remove the .pth",
+                    )
+                continue
+            rel = posixpath.relpath(mapped, state.out(dest_site))
+            lines[i] = line.replace(entry, rel)
+            changed = True
+        if changed:
+            mode = stat.S_IMODE(pth.stat().st_mode)
+            new = "".join(lines).encode()
+            reason = ".pth paths made relative"
+            state.add(WriteFile(f"{dest_site}/{pth.name}", new, mode, reason, pth), "venv")
