@@ -36,7 +36,13 @@ from uv_portable.manifest import (
 )
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
-from uv_portable.output import check_output_location, publish, staging_dir, terminate_as_interrupt
+from uv_portable.output import (
+    check_output_location,
+    publish,
+    remove_stale,
+    staging_dir,
+    terminate_as_interrupt,
+)
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
@@ -122,6 +128,9 @@ def export(
     plan = make_plan(source, options)
     refuse_if_needed(plan)
     out.parent.mkdir(parents=True, exist_ok=True)
+    stale = remove_stale(out)
+    if stale:
+        emit(f"removed {stale} leftover(s) of an earlier export that was killed")
     for note in plan.notes:
         emit(note)
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
@@ -166,10 +175,10 @@ def export(
         if sbom_path is not None:
             _write_outside(sbom_path, dumps(sbom))
         if archive is None:
-            publish(root, out)
+            publish(root, out, force=force)
         else:
             with _progress(progress, f"writing {out.name}", total) as advance:
-                summary = write_archive(root, out, archive, advance)
+                summary = write_archive(root, out, archive, advance, replace=force)
     findings = verified.findings
     return ExportResult(
         out=out,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import tarfile
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Literal
 
 from uv_portable.errors import UsageError, io_error
+from uv_portable.output import publish_file, temp_path
 
 ARCHIVE_FORMATS = ("tar", "tar.gz", "tar.zst", "zip")
 _SUFFIXES = (
@@ -158,14 +158,15 @@ def collect(root: Path, arcroot: str | None = None) -> list[Member]:
 
 
 @contextmanager
-def _atomic(dest: Path) -> Iterator[BinaryIO]:
-    """A temp file beside dest, renamed over it on success and removed on any failure."""
-    tmp = str(dest.parent / f".{dest.name}.{secrets.token_hex(6)}.uv-portable-tmp")
+def _atomic(dest: Path, replace: bool) -> Iterator[BinaryIO]:
+    """A temp file beside dest, moved to dest on success (over an old one only with
+    ``replace``) and removed on any failure."""
+    tmp = temp_path(dest)
     try:
         with open(tmp, "xb") as fh:  # inside the try: a signal right after creation cleans up
             yield fh
         os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+        publish_file(tmp, dest, force=replace)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -242,15 +243,21 @@ def _write_zip(
 
 
 def write_archive(
-    root: Path, dest: Path, options: ArchiveOptions, progress: Progress | None = None
+    root: Path,
+    dest: Path,
+    options: ArchiveOptions,
+    progress: Progress | None = None,
+    *,
+    replace: bool = False,
 ) -> ArchiveSummary:
-    """Write the tree at root as an archive at dest, atomically."""
+    """Write the tree at root as an archive at dest, atomically (over an existing dest only
+    with ``replace``)."""
     fmt = options.format
     level = options.level if options.level is not None else DEFAULT_LEVELS[fmt]
     threads = options.threads or os.cpu_count() or 1
     members = collect(root, options.arcroot)
     try:
-        with _atomic(dest) as fh:
+        with _atomic(dest, replace) as fh:
             if fmt == "zip":
                 _write_zip(members, fh, level, options.mtime, progress)
             else:

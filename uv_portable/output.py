@@ -4,15 +4,93 @@ and an atomic publish; SIGTERM unwinds like Ctrl-C so nothing half-written stays
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import hashlib
 import os
+import re
 import secrets
 import shutil
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
 from uv_portable.errors import Interrupted, UsageError
+
+# Temporary names beside an output say who made them, so that a later run can remove what a
+# killed one (kill -9, a CI timeout) left: .NAME.<pid>-<host>-<token>.uv-portable-<kind>
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def temp_path(out: Path, kind: str = "tmp") -> Path:
+    """A hidden path beside out, on the same file system, naming its owner process."""
+    token = secrets.token_hex(4)
+    return out.parent / f".{out.name}.{os.getpid()}-{_HOST}-{token}.uv-portable-{kind}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(out: Path) -> int:
+    """Remove what killed exports to out left beside it (their owner is gone); how many."""
+    pattern = re.compile(
+        rf"^\.{re.escape(out.name)}\.(\d+)-([0-9a-f]{{8}})-[0-9a-f]+\.uv-portable-(tmp|old)$"
+    )
+    removed = 0
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match is None or match[2] != _HOST or _alive(int(match[1])):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        removed += 1
+    return removed
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename src to dst, failing with FileExistsError if dst exists (renameat2 on Linux;
+    elsewhere a hard link for files, which fails the same way)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE):
+            code = ctypes.get_errno()
+            if code not in (errno.ENOSYS, errno.EINVAL):  # a file system without the flag
+                raise OSError(code, os.strerror(code), str(dst))
+        else:
+            return
+    if src.is_dir():
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+        os.rename(src, dst)  # a small window, only where the kernel lacks renameat2
+    else:
+        os.link(src, dst)
+        os.unlink(src)
+
+
+def _taken(out: Path) -> UsageError:
+    return UsageError(
+        f"output {out} appeared while exporting (another export to the same output?)",
+        "pass --force to replace it, or choose another output path",
+    )
 
 
 def check_output_location(
@@ -22,7 +100,14 @@ def check_output_location(
 
     With ``make_parent``, a missing output folder is fine if it can be created.
     """
-    src_real, out_real = src.resolve(), out.resolve()
+    if out.is_symlink() and not force:
+        raise UsageError(
+            f"output {out} is a symlink (to {os.readlink(out)})",
+            "pass --force to replace the link itself, or choose another output path",
+        )
+    link = out.is_symlink()  # with --force: the link itself is replaced, never followed
+    src_real = src.resolve()
+    out_real = out.parent.resolve() / out.name if link else out.resolve()
     if out_real.is_relative_to(src_real):
         raise UsageError(
             f"output {out} is inside the source {src}", "choose an output path outside the venv"
@@ -41,8 +126,10 @@ def check_output_location(
         raise UsageError(
             f"output folder {parent} is not writable", "choose another output location"
         )
+    if link:
+        return
     if fmt == "dir":
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
+        if out.exists() and not out.is_dir():
             raise UsageError(
                 f"output {out} exists and is not a folder",
                 "remove it or choose another output path",
@@ -87,7 +174,7 @@ def staging_dir(out: Path) -> Iterator[Path]:
 
     Named before it is made, inside the try: a signal right after mkdir still removes it.
     """
-    stage = out.resolve().parent / f".{out.name}.{secrets.token_hex(6)}.uv-portable-tmp"
+    stage = temp_path(out)
     try:
         stage.mkdir()
         yield stage
@@ -95,10 +182,13 @@ def staging_dir(out: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def publish(stage: Path, out: Path) -> None:
-    """Move the finished staging folder to out, replacing an old one as late as possible."""
-    if out.is_dir():
-        old = out.resolve().parent / f".{out.name}.{secrets.token_hex(6)}.uv-portable-old"
+def publish(stage: Path, out: Path, *, force: bool) -> None:
+    """Move the finished staging folder to out: only if out is still absent (or the empty
+    folder it was), unless force replaces it, as late as possible."""
+    if force and (out.is_symlink() or out.is_file()):
+        out.unlink()
+    if force and out.is_dir():
+        old = temp_path(out, "old")
         os.rename(out, old)
         try:
             os.rename(stage, out)
@@ -107,5 +197,24 @@ def publish(stage: Path, out: Path) -> None:
             raise
         finally:
             shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(stage, out)
+        return
+    if out.is_dir() and not out.is_symlink():
+        try:
+            out.rmdir()  # the empty folder the user made for it
+        except OSError as exc:
+            raise _taken(out) from exc
+    try:
+        rename_noreplace(stage, out)
+    except FileExistsError as exc:
+        raise _taken(out) from exc
+
+
+def publish_file(tmp: Path, out: Path, *, force: bool) -> None:
+    """Move a finished file (an archive) to out: create if absent, unless force."""
+    if force:
+        os.replace(tmp, out)
+        return
+    try:
+        rename_noreplace(tmp, out)
+    except FileExistsError as exc:
+        raise _taken(out) from exc
