@@ -9,7 +9,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from uv_portable.sandbox import sandbox_argv
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("UV_PORTABLE_TEST_CACHE", Path.home() / ".cache" / "uv-portable-tests"))
@@ -289,3 +292,18 @@ def compile_so(
     run(argv)
     c_file.unlink()
     return path
+
+
+def run_sandboxed(
+    tree: Path,
+    argv: Sequence[str],
+    *,
+    mount_at: str = "/opt/env",
+    rootfs: Path | None = None,
+    binds: Sequence[tuple[Path, str]] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run argv in the sandbox and return what it did (never raises on a failing command)."""
+    command = sandbox_argv(tree, mount_at, argv, rootfs=rootfs, binds=binds, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

@@ -62,8 +62,6 @@ class ArchiveOptions:
 class ArchiveSummary:
     """What was written."""
 
-    members: int
-    bytes_in: int
     bytes_out: int
 
 
@@ -265,5 +263,4 @@ def write_archive(
                     _write_tar(members, stream, options.mtime, progress)
     except OSError as exc:
         raise io_error(exc, dest, writing=True) from exc
-    size_in = sum(m.size for m in members)
-    return ArchiveSummary(len(members), size_in, dest.stat().st_size)
+    return ArchiveSummary(dest.stat().st_size)

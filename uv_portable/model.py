@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
 
 from uv_portable.glibc_version import GlibcVersion
 
@@ -199,7 +199,7 @@ class Plan:
                         "rpaths": dict(a.rpaths),
                     }
                 )
-            else:
+            elif isinstance(a, SetSearchPath):
                 actions.append(
                     {
                         "action": "set-rpath" if a.as_rpath else "set-runpath",
@@ -208,6 +208,8 @@ class Plan:
                         "new": list(a.entries),
                     }
                 )
+            else:
+                unreachable(a)
         return {
             "source": str(self.source.path),
             "base": {
@@ -226,6 +228,11 @@ class Plan:
             "findings": [finding_json(f) for f in self.findings],
             "actions": actions,
         }
+
+
+def unreachable(value: NoReturn) -> NoReturn:
+    """Mark a branch mypy proves unreachable (an exhaustive check over a Union)."""
+    raise AssertionError(f"unexpected value {value!r}")
 
 
 def finding_json(f: Finding) -> dict[str, str]:

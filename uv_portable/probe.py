@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from uv_portable.errors import ToolError
+from uv_portable.process import run_capture
 from uv_portable.sandbox import sandbox_argv, unshare_argv
 
 Isolation = Literal["bwrap", "unshare", "none"]
@@ -172,13 +173,9 @@ def probe_interpreter(
     """Import modules with an interpreter in place (the source venv's), writing no bytecode."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     where = str(python.parent.parent)
-    argv = _driver_args(str(python), modules, timeout or module_timeout())
-    try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL
-        )
-    except OSError as exc:
-        return ProbeRun("none", False, where=where, message=f"cannot start {python}: {exc}")
+    proc = run_capture(_driver_args(str(python), modules, timeout or module_timeout()), env=env)
+    if proc is None:
+        return ProbeRun("none", False, where=where, message=f"cannot start {python}")
     return _parse(proc, "none", where)
 
 
@@ -196,7 +193,7 @@ def probe_tree(
     if isolation in ("auto", "bwrap") and shutil.which("bwrap"):
         argv = _driver_args(f"{MOUNT}/bin/python", modules, timeout)
         command = sandbox_argv(tree, MOUNT, argv, readonly=True)
-        return _parse(_run(command), "bwrap", MOUNT)
+        return _parse_or_fail(run_capture(command), "bwrap", MOUNT)
     if isolation == "bwrap":
         raise ToolError(
             "cannot sandbox here: bubblewrap (bwrap) is not installed",
@@ -206,7 +203,7 @@ def probe_tree(
         mount = tempfile.mkdtemp(prefix="uv-portable-probe-")
         try:
             argv = _driver_args(f"{mount}/bin/python", modules, timeout)
-            return _parse(_run(unshare_argv(tree, mount, argv)), "unshare", mount)
+            return _parse_or_fail(run_capture(unshare_argv(tree, mount, argv)), "unshare", mount)
         finally:
             os.rmdir(mount)
     if isolation == "none":
@@ -220,7 +217,9 @@ def probe_tree(
     )
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
-    )
+def _parse_or_fail(
+    proc: subprocess.CompletedProcess[str] | None, isolation: Isolation, where: str
+) -> ProbeRun:
+    if proc is None:
+        return ProbeRun(isolation, False, where=where, message="the sandbox did not start")
+    return _parse(proc, isolation, where)

@@ -16,10 +16,6 @@ class Relocated:
     entries: tuple[str, ...]
     dropped: tuple[str, ...]
 
-    def changed(self, old: Sequence[str]) -> bool:
-        """Whether anything differs from the original entries."""
-        return tuple(old) != self.entries
-
 
 def expand_origin(entry: str, origin: str) -> str | None:
     """Expand $ORIGIN against a folder; None for entries using other tokens ($LIB...)."""

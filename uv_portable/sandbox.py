@@ -11,7 +11,6 @@ import glob
 import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -95,21 +94,6 @@ def sandbox_argv(
         args += ["--setenv", key, value]
     args += ["--chdir", "/tmp", "--", *argv]
     return args
-
-
-def run_sandboxed(
-    tree: Path,
-    argv: Sequence[str],
-    *,
-    mount_at: str = "/opt/env",
-    rootfs: Path | None = None,
-    binds: Sequence[tuple[Path, str]] = (),
-    env: Mapping[str, str] | None = None,
-    timeout: float = 300,
-) -> subprocess.CompletedProcess[str]:
-    """Run argv in the sandbox and return what it did (never raises on a failing command)."""
-    command = sandbox_argv(tree, mount_at, argv, rootfs=rootfs, binds=binds, env=env)
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def hidden_python_paths() -> tuple[list[str], list[str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROBE, cli, probe_json, run
+from tests.helpers import PROBE, cli, probe_json, run, run_sandboxed
 
 pytestmark = pytest.mark.e2e
 MOUNT = "/srv/unpacked/environment"
@@ -75,8 +75,6 @@ def test_archive_round_trip_runs_with_host_hidden(
         archives[suffix], dest
     )
     assert (dest / "bin" / "python").exists(), "members must sit at the archive root"
-    from uv_portable.sandbox import run_sandboxed
-
     proc = run_sandboxed(dest, [f"{MOUNT}/bin/python", "-c", PROBE], mount_at=MOUNT)
     assert proc.returncode == 0, proc.stderr
     assert probe_json(proc.stdout)["prefix"] == MOUNT

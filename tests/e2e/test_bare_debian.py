@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROBE, PYENV_ROOT, cli, debian_root, make_venv, probe_json
-from uv_portable.sandbox import run_sandboxed
+from tests.helpers import PROBE, PYENV_ROOT, cli, debian_root, make_venv, probe_json, run_sandboxed
 
 pytestmark = pytest.mark.e2e
 MOUNT = "/opt/app/env"

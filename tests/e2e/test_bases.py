@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYENV_ROOT, cli, make_venv, run
-from uv_portable.sandbox import run_sandboxed
+from tests.helpers import PYENV_ROOT, cli, make_venv, run, run_sandboxed
 
 pytestmark = pytest.mark.e2e
 MOUNT = "/opt/moved/env"

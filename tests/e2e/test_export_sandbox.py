@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MINORS, PROBE, PYENV_ROOT, cli, make_venv, probe_json, tree_digest
-from uv_portable.sandbox import run_sandboxed
+from tests.helpers import (
+    MINORS,
+    PROBE,
+    PYENV_ROOT,
+    cli,
+    make_venv,
+    probe_json,
+    run_sandboxed,
+    tree_digest,
+)
 from uv_portable.verify import verify_tree
 
 pytestmark = pytest.mark.e2e

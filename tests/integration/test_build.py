@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, run, uv_env
+from tests.helpers import REPO, cli, run, run_sandboxed, uv_env
 from tests.integration.test_bad_input import USAGE, assert_clean_failure
-from uv_portable.sandbox import run_sandboxed
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo_project"
 MOUNT = "/opt/demo"

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from tests.helpers import PROBE, REPO, cli, debian_root, probe_json, run
+from tests.helpers import PROBE, REPO, cli, debian_root, probe_json, run, run_sandboxed
 from uv_portable.cli import app
-from uv_portable.sandbox import run_sandboxed
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)

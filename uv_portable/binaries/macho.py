@@ -43,11 +43,9 @@ class MachOSlice:
     """The linking facts of one architecture of a Mach-O file."""
 
     arch: str
-    filetype: int  # mach_o.MH_EXECUTE, MH_DYLIB, MH_BUNDLE, ...
     install_name: str | None
     loads: tuple[str, ...]
     rpaths: tuple[str, ...]
-    signed: bool
 
 
 def is_macho(path: Path) -> bool:
@@ -86,7 +84,7 @@ def read_macho(path: Path) -> tuple[MachOSlice, ...]:
                 "uv-portable handles arm64 and x86_64 binaries",
             )
         install_name = None
-        loads, rpaths, signed = [], [], False
+        loads, rpaths = [], []
         for lc, _cmd, data in header.commands:
             if lc.cmd == mach_o.LC_ID_DYLIB:
                 install_name = _text(data)
@@ -94,13 +92,7 @@ def read_macho(path: Path) -> tuple[MachOSlice, ...]:
                 loads.append(_text(data))
             elif lc.cmd == mach_o.LC_RPATH:
                 rpaths.append(_text(data))
-            elif lc.cmd == mach_o.LC_CODE_SIGNATURE:
-                signed = True
-        slices.append(
-            MachOSlice(
-                _CPU[cpu], header.header.filetype, install_name, tuple(loads), tuple(rpaths), signed
-            )
-        )
+        slices.append(MachOSlice(_CPU[cpu], install_name, tuple(loads), tuple(rpaths)))
     return tuple(slices)
 
 
