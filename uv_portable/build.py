@@ -12,7 +12,13 @@ from uv_portable.errors import ToolError, UsageError
 from uv_portable.process import run_tool
 
 MIN_UV = (0, 5, 0)
-_UV_HINTS = (
+_UV_HINTS = (  # the first text found in uv's output picks the hint: most specific first
+    ("No interpreter found", "install that Python (`uv python install`) or change `python`"),
+    (
+        "Failed to download",
+        "uv could not download the Python interpreter it needs: install it where there is "
+        "network (`uv python install`), or set `python` to an installed interpreter",
+    ),
     ("needs to be updated", "the lock file is out of date: run `uv lock` and commit uv.lock"),
     ("No `pyproject.toml` found", "run in a uv project folder, or pass the project path"),
     ("Unable to find lockfile", "create the lock file first: `uv lock`"),
@@ -27,7 +33,6 @@ _UV_HINTS = (
         "(`uv sync` once online) and retry",
     ),
     ("offline", "a package is not in uv's cache: run `uv sync` once with network access"),
-    ("No interpreter found", "install that Python (`uv python install`) or change `python`"),
 )
 
 
@@ -35,15 +40,15 @@ def find_uv() -> str:
     """The uv binary, checked against the minimum version this tool needs."""
     uv = shutil.which("uv")
     minimum = ".".join(map(str, MIN_UV))
-    if uv is None:
-        raise UsageError(
+    if uv is None:  # a missing external tool: exit 6, as for patchelf
+        raise ToolError(
             f"uv is not installed (uv-portable build needs uv >= {minimum})",
             "install it: `pip install uv` or see https://docs.astral.sh/uv/",
         )
     out = run_tool([uv, "--version"], what="uv --version").stdout
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
     if match is None or tuple(int(g) for g in match.groups()) < MIN_UV:
-        raise UsageError(
+        raise ToolError(
             f"uv is too old ({out.strip()}); uv-portable build needs uv >= {minimum}",
             "upgrade it: `uv self update` or `pip install -U uv`",
         )

@@ -14,6 +14,8 @@ import pytest
 from tests.helpers import REPO, cli, run, run_sandboxed, uv_env
 from tests.integration.test_bad_input import USAGE, assert_clean_failure
 
+TOOL_FAILED = 6  # an external tool is missing or failed, as for patchelf
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo_project"
 MOUNT = "/opt/demo"
 
@@ -162,9 +164,9 @@ def test_uv_missing_or_too_old(project: Path, tmp_path: Path) -> None:
     empty.mkdir()
     env["PATH"] = str(empty)
     proc = _cli("build", cwd=project, env=env)
-    assert_clean_failure(proc, USAGE, "uv is not installed")
+    assert_clean_failure(proc, TOOL_FAILED, "uv is not installed")
     proc = _cli("build", cwd=project, env=_fake_uv(tmp_path / "old", "0.4.9"))
-    assert_clean_failure(proc, USAGE, "needs uv >= 0.5.0")
+    assert_clean_failure(proc, TOOL_FAILED, "needs uv >= 0.5.0")
 
 
 def test_config_command_shows_merged_config(project: Path) -> None:
