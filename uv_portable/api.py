@@ -139,6 +139,7 @@ def export(
     modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
     with (
         terminate_as_interrupt(),
+        _io_boundary(out),
         staging_dir(out) as stage,
         ThreadPoolExecutor(max_workers=1) as background,
     ):
@@ -267,6 +268,16 @@ def _write_outside(path: Path, data: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise io_error(exc, path, writing=True) from exc
+
+
+@contextlib.contextmanager
+def _io_boundary(out: Path) -> Iterator[None]:
+    """Disk and permission errors while staging, patching and publishing: one line naming
+    the path, exit 6, never a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise io_error(exc, exc.filename or out, writing=True) from exc
 
 
 @contextlib.contextmanager
