@@ -82,7 +82,7 @@ def _cstr(table: bytes, offset: int) -> str:
 
 
 def _read_fast(data: bytes) -> ElfInfo | None:
-    """Read the section table with struct: ~50x faster than pyelftools on a large tree.
+    """Read the section table with struct: 3.4x faster than pyelftools (bench/elf_reader.py).
 
     Returns None for files it does not handle (no section table); pyelftools reads those.
     """
