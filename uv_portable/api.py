@@ -21,6 +21,8 @@ from uv_portable.archive import (
     write_archive,
 )
 from uv_portable.build import create_project_venv, temporary_venv_dir
+from uv_portable.check import Caps, CheckReport
+from uv_portable.check import check as check_tree
 from uv_portable.config import Options
 from uv_portable.distributions import importable_modules
 from uv_portable.errors import RefusedError, ToolError, VerifyError, io_error
@@ -45,7 +47,7 @@ from uv_portable.output import (
 )
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
-from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
+from uv_portable.probe import IsolationRequest, ProbeRun, probe_interpreter, probe_tree
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
 from uv_portable.verify import verify_tree
@@ -363,6 +365,29 @@ def build(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def check(
+    path: Path,
+    *,
+    run: bool = False,
+    target_glibc: str | None = None,
+    imports: tuple[str, ...] = (),
+    skip_imports: tuple[str, ...] = (),
+    sandbox: IsolationRequest = "auto",
+    caps: Caps | None = None,
+) -> CheckReport:
+    """Check a folder or archive: its manifest, static findings, and with ``run`` a sandboxed
+    import of what the source could import (see ``uv-portable check``)."""
+    return check_tree(
+        path,
+        run=run,
+        target_glibc=target_glibc,
+        imports=imports,
+        skip_imports=skip_imports,
+        sandbox=sandbox,
+        caps=caps or Caps(),
+    )
+
+
 def default_output(project: Path) -> str:
     """Where build writes when the config names no output."""
     return f"dist/{project.name}-portable"
@@ -372,4 +397,14 @@ def _host_platform() -> str:
     return "macos" if sys.platform == "darwin" else "linux"
 
 
-__all__ = ["ArchiveOptions", "ExportOptions", "ExportResult", "export", "plan_export"]
+__all__ = [
+    "ArchiveOptions",
+    "Caps",
+    "CheckReport",
+    "ExportOptions",
+    "ExportResult",
+    "build",
+    "check",
+    "export",
+    "plan_export",
+]

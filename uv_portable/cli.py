@@ -20,7 +20,6 @@ import typer
 from uv_portable import __version__, api
 from uv_portable.archive import output_format
 from uv_portable.check import MAX_EXTRACT_BYTES, MAX_MEMBERS, Caps, CheckReport
-from uv_portable.check import check as check_api
 from uv_portable.config import Options, load_config, target_names
 from uv_portable.errors import Interrupted, UsageError, UvPortableError
 from uv_portable.model import (
@@ -355,7 +354,7 @@ def check_command(
     """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
     if sandbox not in ("auto", "bwrap", "unshare"):
         raise UsageError(f"unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
-    report = check_api(
+    report = api.check(
         path,
         run=run_it,
         target_glibc=target_glibc,
