@@ -21,8 +21,7 @@ from uv_portable.archive import (
     write_archive,
 )
 from uv_portable.build import create_project_venv, temporary_venv_dir
-from uv_portable.check import Caps, CheckReport
-from uv_portable.check import check as check_tree
+from uv_portable.check import Caps, CheckReport, check
 from uv_portable.config import Options
 from uv_portable.distributions import importable_modules
 from uv_portable.errors import RefusedError, ToolError, VerifyError, io_error
@@ -47,7 +46,7 @@ from uv_portable.output import (
 )
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
-from uv_portable.probe import IsolationRequest, ProbeRun, probe_interpreter, probe_tree
+from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
 from uv_portable.verify import verify_tree
@@ -363,29 +362,6 @@ def build(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def check(
-    path: Path,
-    *,
-    run: bool = False,
-    target_glibc: str | None = None,
-    imports: tuple[str, ...] = (),
-    skip_imports: tuple[str, ...] = (),
-    sandbox: IsolationRequest = "auto",
-    caps: Caps | None = None,
-) -> CheckReport:
-    """Check a folder or archive: its manifest, static findings, and with ``run`` a sandboxed
-    import of what the source could import (see ``uv-portable check``)."""
-    return check_tree(
-        path,
-        run=run,
-        target_glibc=target_glibc,
-        imports=imports,
-        skip_imports=skip_imports,
-        sandbox=sandbox,
-        caps=caps or Caps(),
-    )
 
 
 def default_output(project: Path) -> str:

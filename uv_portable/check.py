@@ -21,7 +21,7 @@ from uv_portable.binaries.policy import missing_finding
 from uv_portable.distributions import importable_modules, read_distributions
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.glibc import parse_target_glibc, too_new
-from uv_portable.glibc_version import GlibcVersion
+from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.importcheck import STDLIB_MODULES, judge_against_manifest, judge_without_baseline
 from uv_portable.manifest import (
     MANIFEST_PATH,
@@ -74,7 +74,7 @@ class CheckReport:
     @property
     def glibc_floor(self) -> GlibcVersion | None:
         """The newest glibc any file needs."""
-        return max((v for _, v in self.glibc), default=None)
+        return floor_of(v for _, v in self.glibc)
 
     @property
     def ok(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from uv_portable.binaries.elf import ElfInfo
 from uv_portable.errors import UsageError
@@ -22,11 +22,6 @@ def needed_glibc(info: ElfInfo) -> GlibcVersion | None:
             found = GlibcVersion(int(match[1]), int(match[2]))
             best = found if best is None or found > best else best
     return best
-
-
-def floor_of(versions: Iterable[GlibcVersion]) -> GlibcVersion | None:
-    """The oldest glibc that satisfies every file: the newest one any file needs."""
-    return max(versions, default=None)
 
 
 def too_new(per_file: Mapping[str, GlibcVersion], target: GlibcVersion) -> list[Finding]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 _TARGET = re.compile(r"(?:manylinux_)?(\d+)[._](\d+)(?:_\w+)?")
@@ -26,3 +27,8 @@ class GlibcVersion(NamedTuple):
         if match is None:
             raise ValueError(f"{text!r} is not a glibc version")
         return cls(int(match[1]), int(match[2]))
+
+
+def floor_of(versions: Iterable[GlibcVersion]) -> GlibcVersion | None:
+    """The oldest glibc that satisfies every file: the newest one any file needs."""
+    return max(versions, default=None)

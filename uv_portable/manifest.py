@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from uv_portable import __version__
 from uv_portable.model import Finding, Plan
 from uv_portable.ospkg import os_packages
 from uv_portable.source import base_kind
+from uv_portable.verify import walk
 
 MANIFEST_PATH = "share/uv-portable/manifest.json"
 SBOM_PATH = "share/uv-portable/sbom.cdx.json"
@@ -39,19 +39,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _entries(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    stack = [("", str(root))]
-    while stack:
-        rel, folder = stack.pop()
-        with os.scandir(folder) as it:
-            for entry in it:
-                entry_rel = f"{rel}/{entry.name}" if rel else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry_rel, entry.path))
-                else:
-                    yield entry_rel, entry
-
-
 @dataclass(frozen=True)
 class TreeFiles:
     """Every file of a tree: regular files with size, mode and hash; links with targets."""
@@ -65,8 +52,8 @@ def hash_tree(root: Path) -> TreeFiles:
     regular: list[tuple[str, os.stat_result]] = []
     links: dict[str, str] = {}
     dir_links: dict[str, str] = {}
-    for rel, entry in _entries(root):
-        if rel in _OWN:
+    for rel, entry in walk(root):
+        if rel in _OWN or entry.is_dir(follow_symlinks=False):
             continue
         st = entry.stat(follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
 
-from uv_portable.glibc_version import GlibcVersion
+from uv_portable.glibc_version import GlibcVersion, floor_of
 
 if TYPE_CHECKING:
     from uv_portable.distributions import Distribution
@@ -166,7 +166,7 @@ class Plan:
     @property
     def glibc_floor(self) -> GlibcVersion | None:
         """The oldest glibc the export can run on (the newest version any file needs)."""
-        return max((v for _, v in self.glibc), default=None)
+        return floor_of(v for _, v in self.glibc)
 
     @property
     def errors(self) -> tuple[Finding, ...]:

@@ -23,7 +23,7 @@ from uv_portable.binaries.policy import host_requirement, unresolved_finding
 from uv_portable.distributions import editable_url
 from uv_portable.errors import RefusedError
 from uv_portable.glibc import needed_glibc
-from uv_portable.glibc_version import GlibcVersion
+from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
 from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines, sysconfig_prefix
@@ -45,7 +45,7 @@ class TreeReport:
     @property
     def glibc_floor(self) -> GlibcVersion | None:
         """The newest glibc any file needs (None when no file needs one)."""
-        return max((v for _, v in self.glibc), default=None)
+        return floor_of(v for _, v in self.glibc)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
