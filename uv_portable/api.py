@@ -49,8 +49,18 @@ class ExportResult:
     archive: ArchiveSummary | None = None
 
 
-def plan_export(src: Path, options: ExportOptions | None = None) -> Plan:
+def plan_export(
+    src: Path, options: ExportOptions | None = None, *, base: Path | None = None
+) -> Plan:
     """Read the source venv and decide everything; writes nothing."""
+    # --- Windows venvs: uv_portable.windows (base = the Windows install, seen from here) ---
+    from uv_portable.windows.detect import is_windows_venv
+
+    if is_windows_venv(Path(os.path.abspath(src))):
+        from uv_portable.windows.export import plan_windows_export
+
+        return plan_windows_export(src, options, base)
+    # --- end Windows ---
     return make_plan(load_source(src), options)
 
 
@@ -90,11 +100,32 @@ def export(
     say: Say | None = None,
     progress: ProgressFactory | None = None,
     make_parent: bool = False,
+    base: Path | None = None,
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
-    ``make_parent`` creates out's folder (for outputs named by the config, like dist/).
+    ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
+    ``base`` is a Windows venv's base install as seen from this machine.
     """
+    # --- Windows venvs: uv_portable.windows ---
+    from uv_portable.windows.detect import is_windows_venv
+
+    if is_windows_venv(Path(os.path.abspath(src))):
+        from uv_portable.windows.export import export_windows
+
+        return export_windows(
+            src,
+            out,
+            options,
+            base=base,
+            archive=archive,
+            force=force,
+            verify=verify,
+            say=say,
+            progress=progress,
+            make_parent=make_parent,
+        )
+    # --- end Windows ---
     started = time.monotonic()
     emit = say or (lambda message: None)
     src, out = Path(os.path.abspath(src)), Path(os.path.abspath(out))

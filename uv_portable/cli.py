@@ -88,6 +88,10 @@ Bundle = Annotated[
     Optional[bool],
     typer.Option("--bundle/--no-bundle", help="Copy in shared libraries the target may lack."),
 ]
+Base = Annotated[
+    Optional[Path],
+    typer.Option("--base", help="A Windows venv's base CPython folder, as seen from here."),
+]
 Target = Annotated[
     Optional[str],
     typer.Option("--target", help="Use [tool.uv-portable.targets.NAME] of the config."),
@@ -191,6 +195,7 @@ def export(
     target_glibc: TargetGlibc = None,
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
+    base: Base = None,
     no_verify: NoVerify = False,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
@@ -207,8 +212,10 @@ def export(
             target_glibc,
             allow_missing,
             bundle,
-        )
+        ),
+        base=str(base) if base is not None else None,
     )
+    base_path = Path(opts.base) if opts.base else None
     from_config = out is None
     if out is None:
         if opts.output is None:
@@ -218,7 +225,7 @@ def export(
             )
         out = cwd / opts.output
     if dry_run:
-        plan = api.plan_export(src, api.export_options(opts))
+        plan = api.plan_export(src, api.export_options(opts), base=base_path)
         if as_json:
             print(json.dumps(plan.to_json(), indent=2))
         else:
@@ -236,6 +243,7 @@ def export(
         say=_say,
         progress=_progress(),
         make_parent=from_config,
+        base=base_path,
     )
     _report(result, as_json)
 
@@ -438,7 +446,10 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         f"{result.files} files, {size}, {result.patched} binaries patched, "
         f"{result.seconds:.1f}s"
     )
-    _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
+    if base.platform == "windows":
+        _say("runs on 64-bit Windows 10 or newer (x64)")
+    else:
+        _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
 
 
 def _print_plan(plan: Plan) -> None:
