@@ -3,6 +3,7 @@ Windows venvs built by Windows uv under Wine, for CPython 3.12 and 3.13."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,10 +48,16 @@ def win_venv(request: pytest.FixtureRequest, win_venvs: Callable[[str], WinVenv]
     return win_venvs(request.param)
 
 
+@pytest.fixture(scope="session")
+def light_venv(wine_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> WinVenv:
+    """A 3.12 venv without numpy (markupsafe, shapely, cowsay, a pip launcher)."""
+    return make_win_venv("3.12", tmp_path_factory.mktemp("light"), wine_env, light=True)
+
+
 @pytest.fixture
-def venv_copy(win_venvs: Callable[[str], WinVenv], tmp_path: Path) -> WinVenv:
-    """A private copy of the 3.12 venv (and the same base) that a test may damage."""
-    original = win_venvs("3.12")
-    copy = tmp_path / original.venv.name
-    shutil.copytree(original.venv, copy)
-    return WinVenv(original.minor, original.base, copy)
+def venv_copy(light_venv: WinVenv, tmp_path: Path) -> WinVenv:
+    """A private, hard-linked copy of the light venv (and the same base) that a test may
+    damage: replace files with `replace_file`, never write into them."""
+    copy = tmp_path / light_venv.venv.name
+    shutil.copytree(light_venv.venv, copy, copy_function=os.link)
+    return WinVenv(light_venv.minor, light_venv.base, copy)

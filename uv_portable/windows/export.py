@@ -43,6 +43,7 @@ def export_windows(
     venv = load_windows_venv(src, base)
     fmt = archive.format if archive is not None else "dir"
     check_output_location(src, out, force=force, fmt=fmt, make_parent=make_parent)
+    options = options or ExportOptions()
     plan = make_windows_plan(venv, options)
     refuse_if_needed(plan)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def export_windows(
         else:
             materialize(plan, root, None, link=archive is not None)
         if verify:
-            found = verify_windows_tree(root, venv.build_paths)
+            found = verify_windows_tree(root, venv.build_paths, options.allow_missing)
             errors = [f for f in found if f.severity == "error"]
             if errors:
                 raise VerifyError(

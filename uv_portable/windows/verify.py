@@ -116,11 +116,13 @@ def _text_leftovers(files: dict[str, Path], build_paths: tuple[str, ...]) -> lis
     return findings
 
 
-def verify_windows_tree(root: Path, build_paths: tuple[str, ...] = ()) -> list[Finding]:
+def verify_windows_tree(
+    root: Path, build_paths: tuple[str, ...] = (), allow_missing: tuple[str, ...] = ()
+) -> list[Finding]:
     """Every static problem of a Windows tree that would stop it working elsewhere."""
     files, findings = _files(root)
     findings += check_names(files)
-    findings += resolve_imports(files)
+    findings += resolve_imports(files, allow_missing)
     findings += _launchers(files)
     findings += _text_leftovers(files, build_paths)
     return findings
