@@ -178,7 +178,9 @@ def test_check_finds_absolute_launcher_pyvenv_home_and_pth(
     assert code == 0, err
     assert cli("check", str(out)).returncode == 0
     cowsay = out / "Scripts" / "cowsay.exe"
-    cowsay.write_bytes(set_rcdata(cowsay, "UV_PYTHON_PATH", b"C:\\build\\venv\\Scripts\\python.exe"))
+    cowsay.write_bytes(
+        set_rcdata(cowsay, "UV_PYTHON_PATH", b"C:\\build\\venv\\Scripts\\python.exe")
+    )
     (out / "pyvenv.cfg").write_text("home = C:\\Python312\n")
     (out / "Lib" / "site-packages" / "abs.pth").write_text("C:\\build\\src\n")
     proc = cli("check", str(out), "--json")
