@@ -54,6 +54,13 @@ def light_venv(wine_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     return make_win_venv("3.12", tmp_path_factory.mktemp("light"), wine_env, light=True)
 
 
+@pytest.fixture(scope="session")
+def absolute_venv(wine_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> WinVenv:
+    """Like light_venv, made without --relocatable: absolute launchers and activate scripts."""
+    where = tmp_path_factory.mktemp("absolute")
+    return make_win_venv("3.12", where, wine_env, light=True, relocatable=False)
+
+
 @pytest.fixture
 def venv_copy(light_venv: WinVenv, tmp_path: Path) -> WinVenv:
     """A private, hard-linked copy of the light venv (and the same base) that a test may

@@ -183,15 +183,17 @@ def wrun(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
     return proc.stdout
 
 
-def make_win_venv(minor: str, where: Path, env: dict[str, str], light: bool = False) -> WinVenv:
+def make_win_venv(
+    minor: str, where: Path, env: dict[str, str], light: bool = False, relocatable: bool = True
+) -> WinVenv:
     """`uv venv --relocatable` + `uv pip install` (offline, cached wheels) with Windows uv;
     ``light`` leaves numpy out (fast static tests: shapely's DLLs remain to be resolved)."""
     base = make_cpython(minor, where / f"cpython{minor}")
     venv = where / f"venv{minor}"
     uv = str(uv_exe())
     uv_env = {**env, "UV_CACHE_DIR": winpath(where / "uv-cache"), "UV_PYTHON_DOWNLOADS": "never"}
-    wrun([uv, "venv", "--relocatable", "--python", winpath(base / "python.exe"), winpath(venv)],
-         uv_env)  # fmt: skip
+    flags = ["--relocatable"] if relocatable else []
+    wrun([uv, "venv", *flags, "--python", winpath(base / "python.exe"), winpath(venv)], uv_env)
     specs = [s for s in WHEELS[minor] if not (light and s.startswith("numpy"))]
     wheels = [winpath(wheel(spec, minor)) for spec in specs]
     wheels += [winpath(wheel(spec, None)) for spec in PURE]

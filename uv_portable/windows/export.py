@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from uv_portable.api import ExportResult, ProgressFactory, Say, refuse_if_needed
@@ -16,6 +18,12 @@ from uv_portable.plan import ExportOptions
 from uv_portable.windows.detect import load_windows_venv
 from uv_portable.windows.plan import make_windows_plan
 from uv_portable.windows.verify import verify_windows_tree
+
+
+def _progress(
+    factory: ProgressFactory | None, label: str, total: int
+) -> contextlib.AbstractContextManager[Callable[[int], None] | None]:
+    return factory(label, total) if factory is not None else contextlib.nullcontext(None)
 
 
 def plan_windows_export(src: Path, options: ExportOptions | None, base: Path | None) -> Plan:
@@ -55,12 +63,8 @@ def export_windows(
     with terminate_as_interrupt(), staging_dir(out) as stage:
         root = stage / "tree"
         root.mkdir()
-        advance = None
-        if progress is not None:
-            with progress("copying", total) as advance:
-                materialize(plan, root, advance, link=archive is not None)
-        else:
-            materialize(plan, root, None, link=archive is not None)
+        with _progress(progress, "copying", total) as advance:
+            materialize(plan, root, advance, link=archive is not None)
         if verify:
             found = verify_windows_tree(root, venv.build_paths, options.allow_missing)
             errors = [f for f in found if f.severity == "error"]
@@ -73,7 +77,8 @@ def export_windows(
         if archive is None:
             publish(root, out)
         else:
-            summary = write_archive(root, out, archive)
+            with _progress(progress, f"writing {out.name}", total) as advance:
+                summary = write_archive(root, out, archive, advance)
     return ExportResult(
         out=out,
         plan=plan,

@@ -26,7 +26,7 @@ STDLIB_TESTS = ("Lib/test", "Lib/idlelib/idle_test", "Lib/tkinter/test", "Lib/un
 # its site-packages (the build machine's .pth files), ._pth files (they switch `site` off).
 BASE_SKIPPED = ("Scripts", SITE + "/*", "*._pth", "pyvenv.cfg")
 VENV_SKIPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock", "Scripts"})
-ACTIVATE = frozenset({"activate", "activate.bat", "activate.fish", "activate.nu", "activate.csh"})
+ACTIVATE = frozenset({"activate", "activate.bat", "activate.fish", "activate.nu"})
 _WIN_ABS = ("\\\\",)
 
 
@@ -180,6 +180,11 @@ def _plan_scripts(state: _State) -> None:
                 state.add(WriteFile(dest, new, 0o755, "launcher starts ..\\python.exe", src), src)
             continue
         text = data.decode("utf-8", errors="surrogateescape")
+        if low == "activate.csh" and any(b in text for b in state.venv.build_paths):
+            # csh cannot find a sourced script's own folder (uv leaves it out of relocatable
+            # venvs for that reason), and there is no csh on Windows
+            state.notes.append("left out Scripts\\activate.csh: it names the build's venv")
+            continue
         if low in ACTIVATE:
             for build in state.venv.build_paths:
                 text = relocate_activate(low, text, build) or text
