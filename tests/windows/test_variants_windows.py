@@ -3,7 +3,7 @@ full copy of the interpreter, and with the base named by the config."""
 
 from __future__ import annotations
 
-import shutil
+import tarfile
 from pathlib import Path
 
 from tests.helpers import cli
@@ -56,12 +56,24 @@ def test_venv_with_a_launcher_keeps_its_scripts(venv_copy: WinVenv, tmp_path: Pa
 def test_base_from_the_config(venv_copy: WinVenv, tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    base = project / "windows-python"
-    shutil.copytree(venv_copy.base, base)
+    (project / "windows-python").symlink_to(venv_copy.base)
     (project / "pyproject.toml").write_text(
         '[project]\nname = "p"\nversion = "0"\n\n[tool.uv-portable]\nbase = "windows-python"\n'
     )
-    proc = cli("export", str(venv_copy.venv), str(tmp_path / "out.zip"), cwd=project)
+    proc = cli("export", str(venv_copy.venv), str(tmp_path / "out"), cwd=project)
     assert proc.returncode == 0, proc.stderr
     proc = cli("config", "--json", cwd=project)
     assert '"base": "windows-python"' in proc.stdout
+
+
+def test_tar_gz_works_too(venv_copy: WinVenv, tmp_path: Path) -> None:
+    out = tmp_path / "env.tar.gz"
+    proc = cli("export", str(venv_copy.venv), str(out), "--base", str(venv_copy.base))
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(out) as tar:
+        members = {m.name: m for m in tar}
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    assert "python.exe" in members and "Scripts/cowsay.exe" in members
+    assert not any(m.issym() for m in members.values())  # hard links: tar.exe restores them
+    assert [f for f in verify_windows_tree(tmp_path / "unpacked") if f.severity != "info"] == []
+    assert cli("check", str(out)).returncode == 0
