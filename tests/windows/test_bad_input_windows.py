@@ -96,6 +96,10 @@ def test_unresolved_dll_names_dll_and_pyd(venv_copy: WinVenv, tmp_path: Path) ->
     _nothing_written(out)
     code, err = _export(venv_copy, out, "--allow-missing", geos_c.name)
     assert code == 0, err
+    assert "warning" in err and geos_c.name in err
+    code, err = _export(venv_copy, tmp_path / "out2", "--no-bundle")
+    assert code == 0, err
+    assert "--no-bundle" in err and geos_c.name in err
 
 
 @pytest.mark.parametrize(

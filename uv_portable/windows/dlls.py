@@ -64,10 +64,11 @@ def is_pe_name(dest: str) -> bool:
 
 
 def resolve_imports(
-    files: Mapping[str, Path], allow_missing: tuple[str, ...] = ()
+    files: Mapping[str, Path], allow_missing: tuple[str, ...] = (), strict: bool = True
 ) -> list[Finding]:
     """Findings for every PE file in ``files`` (tree path -> file to read) whose imports a
-    clean Windows host cannot satisfy."""
+    clean Windows host cannot satisfy; ``strict=False`` (``--no-bundle``: the target provides
+    what is missing) makes them warnings, as on Linux."""
     folders: dict[str, set[str]] = {}
     packages: dict[str, set[str]] = {}
     libs: set[str] = set()
@@ -130,8 +131,14 @@ def resolve_imports(
                         subject=name,
                     )
                 )
-            elif low in allowed or delayed:
-                why = "allowed by --allow-missing" if low in allowed else "delay-loaded"
+            elif low in allowed or delayed or not strict:
+                why = (
+                    "allowed by --allow-missing"
+                    if low in allowed
+                    else "delay-loaded"
+                    if delayed
+                    else "--no-bundle: the target provides it"
+                )
                 findings.append(
                     Finding(
                         "warning",

@@ -66,7 +66,9 @@ def export_windows(
         with _progress(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)
         if verify:
-            found = verify_windows_tree(root, venv.build_paths, options.allow_missing)
+            found = verify_windows_tree(
+                root, venv.build_paths, options.allow_missing, options.bundle
+            )
             errors = [f for f in found if f.severity == "error"]
             if errors:
                 raise VerifyError(

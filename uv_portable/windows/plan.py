@@ -227,7 +227,9 @@ def make_windows_plan(venv: WindowsVenv, options: ExportOptions | None = None) -
         _plan_scripts(state)
         _plan_scripts_python(state)
         pe_files = {d: state.sources[d] for d in state.files}
-        state.findings += resolve_imports(pe_files, state.options.allow_missing)
+        state.findings += resolve_imports(
+            pe_files, state.options.allow_missing, strict=state.options.bundle
+        )
     except OSError as exc:
         raise io_error(exc, exc.filename, writing=False) from exc
     state.findings += check_names([*state.files, *state.dirs])

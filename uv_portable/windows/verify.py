@@ -117,12 +117,15 @@ def _text_leftovers(files: dict[str, Path], build_paths: tuple[str, ...]) -> lis
 
 
 def verify_windows_tree(
-    root: Path, build_paths: tuple[str, ...] = (), allow_missing: tuple[str, ...] = ()
+    root: Path,
+    build_paths: tuple[str, ...] = (),
+    allow_missing: tuple[str, ...] = (),
+    strict: bool = True,
 ) -> list[Finding]:
     """Every static problem of a Windows tree that would stop it working elsewhere."""
     files, findings = _files(root)
     findings += check_names(files)
-    findings += resolve_imports(files, allow_missing)
+    findings += resolve_imports(files, allow_missing, strict)
     findings += _launchers(files)
     findings += _text_leftovers(files, build_paths)
     return findings
