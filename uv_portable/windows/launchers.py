@@ -57,8 +57,15 @@ def _distlib_split(data: bytes) -> tuple[int, int] | None:
     zip_start = end - cd_size - cd_offset
     if zip_start <= 0 or data[zip_start : zip_start + 4] != b"PK\x03\x04":
         return None
-    shebang = data.rfind(b"#!", 0, zip_start)
-    if shebang < 0 or b"\n" not in data[shebang:zip_start]:
+    shebang = data.rfind(b"#!", max(0, zip_start - 1024), zip_start)
+    line = data[shebang:zip_start] if shebang >= 0 else b""
+    # the shebang is the last line before the zip and names an interpreter; anything else is
+    # an executable that merely carries a zip (left alone)
+    if (
+        not line.endswith(b"\n")
+        or b"\n" in line[:-1].rstrip(b"\r")
+        or b"python" not in line.lower()
+    ):
         return None
     return shebang, zip_start
 
