@@ -146,6 +146,10 @@ def test_moved_runs_with_originals_hidden(exported: Exported, wine_env: dict[str
         probe = "import sys, numpy; print(sys.prefix)"
         said = wrun([f"{MOVED}\\Scripts\\python.exe", "-c", probe], wine_env, elsewhere)
         assert said.strip() == MOVED
+        activate = f"{MOVED}\\Scripts\\activate.bat && echo VE=%VIRTUAL_ENV% && python -V"
+        said = wrun(["cmd", "/c", activate], wine_env, elsewhere)
+        assert f"VE={MOVED}" in [line.strip() for line in said.splitlines()], said
+        assert f"Python {source.minor}." in said
 
 
 def test_negative_control_venv_fails_without_base(
