@@ -70,6 +70,7 @@ def test_tar_gz_works_too(venv_copy: WinVenv, tmp_path: Path) -> None:
     out = tmp_path / "env.tar.gz"
     proc = cli("export", str(venv_copy.venv), str(out), "--base", str(venv_copy.base))
     assert proc.returncode == 0, proc.stderr
+    assert "tip: .zip" in proc.stderr
     with tarfile.open(out) as tar:
         members = {m.name: m for m in tar}
         tar.extractall(tmp_path / "unpacked", filter="data")

@@ -57,6 +57,8 @@ def export_windows(
     out.parent.mkdir(parents=True, exist_ok=True)
     for note in plan.notes:
         emit(note)
+    if fmt not in ("dir", "zip"):
+        emit("tip: .zip is the archive format Windows unpacks without extra tools")
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     summary: ArchiveSummary | None = None
     findings = plan.findings
