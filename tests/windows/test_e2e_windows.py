@@ -4,6 +4,7 @@ and run there with the base and the venv renamed away."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -173,3 +174,16 @@ def test_check_run_under_wine(exported: Exported) -> None:
     report = json.loads(proc.stdout)
     assert report["run"]["sandbox"] == "wine" and report["run"]["ok"]
     assert {"numpy", "shapely", "markupsafe", "cowsay", "ssl"} <= set(report["run"]["imported"])
+
+
+def test_check_run_under_wine_finds_a_missing_dll(exported: Exported, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(exported.folder, broken, copy_function=os.link)
+    geos_c = next((broken / "Lib" / "site-packages" / "shapely.libs").glob("geos_c-*.dll"))
+    geos_c.unlink()
+    proc = cli("check", str(broken), "--run", "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert any(f["code"] == "unresolved-dll" for f in report["findings"])
+    failed = {f["module"]: f["error"] for f in report["run"]["failures"]}
+    assert "shapely" in failed and "numpy" in report["run"]["imported"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.windows.fixtures import distlib_launcher
+from uv_portable.windows.check import WindowsRun
 from uv_portable.windows.dlls import policy
 from uv_portable.windows.launchers import (
     Launcher,
@@ -138,3 +139,13 @@ def test_interpreter_name(path: str, name: str) -> None:
 def test_dll_policy(dll: str, system: bool) -> None:
     assert policy().is_system(dll) is system
     assert (dll.lower() in policy().vc_runtime) is dll.lower().startswith(("vcruntime", "msvcp"))
+
+
+def test_windows_run_outside_is_by_folder_not_by_prefix() -> None:
+    where = "Z:\\tmp\\env"
+    inside = WindowsRun("wine", True, where, (where, where), ("", where + "\\Lib", where))
+    assert inside.outside() is None
+    sibling = WindowsRun("wine", True, where, (where, "Z:\\tmp\\env2"), ())
+    assert sibling.outside() == "Z:\\tmp\\env2"
+    leaked = WindowsRun("wine", True, where, (where, where), ("C:\\Python312\\Lib",))
+    assert leaked.outside() == "C:\\Python312\\Lib"

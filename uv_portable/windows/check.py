@@ -9,6 +9,7 @@ import ntpath
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from uv_portable.check import STDLIB_MODULES, CheckReport, RunResult
 from uv_portable.errors import ToolError
 from uv_portable.model import Finding
 from uv_portable.windows.verify import verify_windows_tree
-from uv_portable.windows.wine import default_prefix, wine, wine_session, winpath
+from uv_portable.windows.wine import default_prefix, run_windows, wine, wine_session, winpath
 
 SMOKE = r"""
 import importlib, json, sys
@@ -77,38 +78,67 @@ def _environment() -> Iterator[tuple[str, dict[str, str] | None]]:
         yield "wine", env
 
 
-def smoke_windows(tree: Path, modules: list[str]) -> RunResult:
-    """Start the tree's python.exe, import modules, and see that it stays inside the tree."""
-    from uv_portable.windows.wine import run_windows
+@dataclass(frozen=True)
+class WindowsRun:
+    """What starting a tree's python.exe did."""
 
+    runner: str  # "native" | "wine" | "none"
+    started: bool
+    where: str = ""  # the tree as the interpreter sees it (Z:\\... under Wine)
+    prefixes: tuple[str, ...] = ()  # sys.prefix, sys.base_prefix
+    path: tuple[str, ...] = ()  # sys.path
+    imported: tuple[str, ...] = ()
+    failures: tuple[tuple[str, str], ...] = ()  # (module, error)
+    message: str = ""  # why it did not start
+
+    def outside(self) -> str | None:
+        """The first prefix or sys.path entry outside the tree, or None."""
+        root = self.where.lower().rstrip("\\")
+        for entry in (*self.prefixes, *self.path):
+            low = entry.lower()
+            if entry and low != root and not low.startswith(root + "\\"):
+                return entry
+        return None
+
+
+def smoke_windows(tree: Path, modules: list[str]) -> WindowsRun:
+    """Start the tree's python.exe and import modules (natively on Windows, else under Wine)."""
     try:
-        with _environment() as (kind, env):
+        with _environment() as (runner, env):
             where = str(tree) if env is None else winpath(tree)
             exe = ntpath.join(where, "python.exe")
             try:
                 proc = run_windows([exe, "-I", "-B", "-c", SMOKE, *modules], env, cwd=tree.parent)
             except subprocess.TimeoutExpired:
-                return RunResult(kind, False, message="the interpreter did not finish in 300 s")
+                return WindowsRun(runner, False, where, message="it did not finish in 300 s")
     except ToolError as exc:
-        return RunResult("none", False, message=f"{exc.message} ({exc.hint})")
+        return WindowsRun("none", False, message=f"{exc.message} ({exc.hint})")
     lines = _lines(proc.stdout)
     if not lines or "prefix" not in lines[0]:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         last = tail[-1] if tail else f"exit code {proc.returncode}"
-        return RunResult(kind, False, message=f"the interpreter did not start: {last}")
-    failures = tuple((ln["module"], ln["error"]) for ln in lines if ln.get("ok") is False)
-    imported = tuple(ln["module"] for ln in lines if ln.get("ok") is True)
+        return WindowsRun(runner, False, where, message=f"the interpreter did not start: {last}")
     info = lines[0]
-    inside = where.lower().rstrip("\\")
-    outside = [
-        p
-        for p in [info["prefix"], info["base_prefix"], *info["path"]]
-        if p and not str(p).lower().startswith(inside)
-    ]
-    if outside:
-        message = f"{outside[0]} is outside the tree ({where})"
-        return RunResult(kind, False, failures, imported, message)
-    return RunResult(kind, True, failures, imported)
+    return WindowsRun(
+        runner,
+        True,
+        where,
+        prefixes=(str(info["prefix"]), str(info["base_prefix"])),
+        path=tuple(str(p) for p in info["path"]),
+        imported=tuple(ln["module"] for ln in lines if ln.get("ok") is True),
+        failures=tuple((ln["module"], ln["error"]) for ln in lines if ln.get("ok") is False),
+    )
+
+
+def _run_result(run: WindowsRun) -> RunResult:
+    """The one adapter from a Windows run to check's report types."""
+    if not run.started:
+        return RunResult(run.runner, False, message=run.message)
+    outside = run.outside()
+    if outside is not None:
+        message = f"{outside} is outside the tree ({run.where})"
+        return RunResult(run.runner, False, run.failures, run.imported, message)
+    return RunResult(run.runner, True, run.failures, run.imported)
 
 
 def check_windows_tree(
@@ -126,5 +156,5 @@ def check_windows_tree(
     if run:
         wanted = [*STDLIB_MODULES, *windows_modules(tree), *imports]
         modules = [m for m in dict.fromkeys(wanted) if m not in skip_imports]
-        result = smoke_windows(tree, [m for m in modules if m not in _NOT_ON_WINDOWS])
+        result = _run_result(smoke_windows(tree, [m for m in modules if m not in _NOT_ON_WINDOWS]))
     return CheckReport(path, tuple(findings), (), result)
