@@ -1,11 +1,12 @@
-"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), bench."""
+"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), e2e_windows
+(Windows venvs under Wine), bench."""
 
 from __future__ import annotations
 
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "docs", "tests", "e2e", "e2e_spark"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests", "e2e", "e2e_spark", "e2e_windows"]
 nox.options.reuse_existing_virtualenvs = True
 
 SOURCES = ["uv_portable", "tests", "bench", "noxfile.py"]
@@ -58,6 +59,13 @@ def e2e_spark(session: nox.Session) -> None:
     """PySpark on a local-cluster with --archives, every host Python hidden (needs java)."""
     _sync(session)
     session.run("pytest", "tests/e2e", "-m", "spark", *session.posargs)
+
+
+@nox.session
+def e2e_windows(session: nox.Session) -> None:
+    """Windows venvs made by Windows uv under Wine, exported, moved, run with originals hidden."""
+    _sync(session)
+    session.run("pytest", "tests/windows", *session.posargs)
 
 
 @nox.session

@@ -72,8 +72,18 @@ class ExportResult:
     host_requirements: tuple[str, ...] = ()  # what the target host must provide
 
 
-def plan_export(src: Path, options: ExportOptions | None = None) -> Plan:
+def plan_export(
+    src: Path, options: ExportOptions | None = None, *, base: Path | None = None
+) -> Plan:
     """Read the source venv and decide everything; writes nothing."""
+    # --- Windows venvs: uv_portable.windows (base = the Windows install, seen from here) ---
+    from uv_portable.windows.detect import is_windows_venv
+
+    if is_windows_venv(Path(os.path.abspath(src))):
+        from uv_portable.windows.export import plan_windows_export
+
+        return plan_windows_export(src, options, base)
+    # --- end Windows ---
     return make_plan(load_source(src), options)
 
 
@@ -114,12 +124,33 @@ def export(
     progress: ProgressFactory | None = None,
     make_parent: bool = False,
     sbom_path: Path | None = None,
+    base: Path | None = None,
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
     ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
-    ``sbom_path`` writes the SBOM there too (it is always in the tree).
+    ``sbom_path`` writes the SBOM there too (it is always in the tree); ``base`` is a Windows
+    venv's base install as seen from this machine.
     """
+    # --- Windows venvs: uv_portable.windows ---
+    from uv_portable.windows.detect import is_windows_venv
+
+    if is_windows_venv(Path(os.path.abspath(src))):
+        from uv_portable.windows.export import export_windows
+
+        return export_windows(
+            src,
+            out,
+            options,
+            base=base,
+            archive=archive,
+            force=force,
+            verify=verify,
+            say=say,
+            progress=progress,
+            make_parent=make_parent,
+        )
+    # --- end Windows ---
     started = time.monotonic()
     emit = say or (lambda message: None)
     src, out = Path(os.path.abspath(src)), Path(os.path.abspath(out))

@@ -294,6 +294,16 @@ def check(
         raise UsageError(f"{path} does not exist", "pass an exported folder or archive")
     target = parse_target_glibc(target_glibc) if target_glibc else None
     with _tree_of(path, caps) as (tree, extraction):
+        # --- Windows trees: uv_portable.windows ---
+        from uv_portable.windows.verify import is_windows_tree
+
+        if is_windows_tree(tree):
+            from uv_portable.windows.check import check_windows_tree
+
+            return check_windows_tree(
+                str(path), tree, extraction, run=run, imports=imports, skip_imports=skip_imports
+            )
+        # --- end Windows ---
         findings = [*extraction]
         try:
             manifest = load_manifest(tree)

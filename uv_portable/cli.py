@@ -99,6 +99,10 @@ Sbom = Annotated[
     Optional[Path],
     typer.Option("--sbom", help="Also write the CycloneDX SBOM here (it is always in the tree)."),
 ]
+Base = Annotated[
+    Optional[Path],
+    typer.Option("--base", help="A Windows venv's base CPython folder, as seen from here."),
+]
 Target = Annotated[
     Optional[str],
     typer.Option("--target", help="Use [tool.uv-portable.targets.NAME] of the config."),
@@ -202,6 +206,7 @@ def export(
     target_glibc: TargetGlibc = None,
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
+    base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
 ) -> None:
@@ -219,8 +224,10 @@ def export(
             target_glibc,
             allow_missing,
             bundle,
-        )
+        ),
+        base=str(base) if base is not None else None,
     )
+    base_path = Path(opts.base) if opts.base else None
     from_config = out is None
     if out is None:
         if opts.output is None:
@@ -230,7 +237,7 @@ def export(
             )
         out = cwd / opts.output
     if dry_run:
-        plan = api.plan_export(src, api.export_options(opts))
+        plan = api.plan_export(src, api.export_options(opts), base=base_path)
         if as_json:
             print(json.dumps(plan.to_json(), indent=2))
         else:
@@ -249,6 +256,7 @@ def export(
         progress=_progress(),
         make_parent=from_config,
         sbom_path=sbom,
+        base=base_path,
     )
     _report(result, as_json)
 
@@ -470,6 +478,8 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         _say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":
         _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
+    elif base.platform == "windows":
+        _say("runs on 64-bit Windows 10 or newer (x64)")
     else:
         _say("runs on macOS")
 

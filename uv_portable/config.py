@@ -43,6 +43,7 @@ class Options:
     arcroot: str | None = None
     bundle: bool = True
     allow_missing: tuple[str, ...] = ()
+    base: str | None = None  # a Windows venv's base install, as seen from this machine
     sources: tuple[str, ...] = field(default=(), compare=False)  # where values came from
 
     def merged(self, **overrides: Any) -> Options:
@@ -103,7 +104,7 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
             )
             raise ConfigError(f"{_where(target, key)}: unknown key", hint)
         name = key.replace("-", "_")
-        if key in ("output", "python", "arcroot"):
+        if key in ("output", "python", "arcroot", "base"):
             _expect(
                 isinstance(value, str) and value != "", target, key, "a non-empty string", value
             )

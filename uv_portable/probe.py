@@ -21,7 +21,7 @@ from uv_portable.errors import ToolError
 from uv_portable.process import run_capture
 from uv_portable.sandbox import sandbox_argv, unshare_argv
 
-Isolation = Literal["bwrap", "unshare", "none"]
+Isolation = Literal["bwrap", "unshare", "none", "wine", "native"]  # the last two: Windows
 IsolationRequest = Literal["auto", "bwrap", "unshare", "none"]
 MOUNT = "/opt/uv-portable-probe/env"
 MODULE_TIMEOUT = 120.0  # seconds one import may take; UV_PORTABLE_IMPORT_TIMEOUT overrides

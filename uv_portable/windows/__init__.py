@@ -1,0 +1,1 @@
+"""Windows venvs: detect, plan, rewrite launchers, resolve DLLs, check (also under Wine)."""
