@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.macho import rewrite_macho
 from uv_portable.binaries.patchelf import set_search_path
+from uv_portable.errors import RefusedError
 from uv_portable.materialize import safe_dest
 from uv_portable.model import Plan, SetMachO, SetSearchPath
 
@@ -17,14 +19,18 @@ def patch_binaries(plan: Plan, root: Path) -> tuple[int, list[str]]:
     """
     count = 0
     signed: list[str] = []
-    for action in plan.actions:
-        if isinstance(action, SetSearchPath):
-            set_search_path(safe_dest(root, action.dest), action.entries, as_rpath=action.as_rpath)
-            count += 1
-        elif isinstance(action, SetMachO):
-            notes = rewrite_macho(
-                safe_dest(root, action.dest), dict(action.names), dict(action.rpaths)
-            )
-            signed += [f"{action.dest} ({note})" for note in notes]
-            count += 1
+    try:
+        for action in plan.actions:
+            if isinstance(action, SetSearchPath):
+                dest = safe_dest(root, action.dest)
+                set_search_path(dest, action.entries, as_rpath=action.as_rpath)
+                count += 1
+            elif isinstance(action, SetMachO):
+                notes = rewrite_macho(
+                    safe_dest(root, action.dest), dict(action.names), dict(action.rpaths)
+                )
+                signed += [f"{action.dest} ({note})" for note in notes]
+                count += 1
+    except BinaryFormatError as exc:  # dry-run at plan time: only a damaged file gets here
+        raise RefusedError(exc.message, exc.hint) from exc
     return count, signed

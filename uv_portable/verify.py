@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, is_elf, read_elf
 from uv_portable.binaries.libs import tree_closure
 from uv_portable.binaries.macho import (
@@ -21,7 +22,6 @@ from uv_portable.binaries.macho import (
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
 from uv_portable.distributions import editable_url
-from uv_portable.errors import RefusedError
 from uv_portable.glibc import needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
@@ -240,7 +240,7 @@ class _Verifier:
         if (".so" in name or mode & 0o111) and is_elf(path):
             try:
                 info = read_elf(path)
-            except RefusedError as exc:
+            except BinaryFormatError as exc:
                 self.add("error", "broken-elf", rel, exc.message)
                 return
             self.elves[rel] = info
@@ -286,7 +286,7 @@ class _Verifier:
         """Load paths must resolve inside the tree; signatures must match the pages."""
         try:
             slices = read_macho(path)
-        except RefusedError as exc:
+        except BinaryFormatError as exc:
             self.add("error", "broken-macho", rel, exc.message)
             return
         origin, exe_dir = str(path.parent), f"{self.top}/bin"

@@ -22,8 +22,8 @@ import pytest
 from tests.cs_verify import signature_problems
 from tests.helpers import cli, llvm_tool, macos_wheels, run
 from tests.integration.test_bad_input import assert_clean_failure
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.macho import check_rewrite, read_macho
-from uv_portable.errors import RefusedError
 
 REFUSED = 5
 
@@ -253,7 +253,7 @@ def test_editing_without_resigning_is_caught(
 def test_no_room_for_a_longer_load_command(exported: tuple[MacTree, Path, str]) -> None:
     _, out, _ = exported
     target = next(out.glob("lib/python3.12/site-packages/yaml/_yaml*.so"))
-    with pytest.raises(RefusedError, match="no room in the Mach-O header"):
+    with pytest.raises(BinaryFormatError, match="no room in the Mach-O header"):
         check_rewrite(target, {"/usr/lib/libSystem.B.dylib": "/" + "x" * 4000}, {})
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PYENV_ROOT
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import _read_fast, is_elf, read_elf, read_elf_pyelftools
-from uv_portable.errors import RefusedError
 
 
 def elf_files() -> list[Path]:
@@ -48,5 +48,5 @@ def test_truncated_files_are_left_to_pyelftools(data: bytes, tmp_path: Path) -> 
     broken = tmp_path / "libbroken.so"
     broken.write_bytes(data)
     if data:
-        with pytest.raises(RefusedError, match=r"libbroken\.so: not a readable ELF file"):
+        with pytest.raises(BinaryFormatError, match=r"libbroken\.so: not a readable ELF file"):
             read_elf(broken)

@@ -13,7 +13,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
-from uv_portable.errors import RefusedError
+from uv_portable.binaries import BinaryFormatError
 
 ELF_MAGIC = b"\x7fELF"
 SO_NAME = re.compile(r"\.so(\.\d+)*$")  # a file named like a shared library
@@ -208,7 +208,7 @@ def read_elf_pyelftools(path: Path) -> ElfInfo:
                 version_needs=tuple(version_needs),
             )
     except (ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
-        raise RefusedError(
+        raise BinaryFormatError(
             f"{path}: not a readable ELF file ({exc})",
             "remove or reinstall the package that ships it",
         ) from exc

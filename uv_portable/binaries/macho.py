@@ -11,8 +11,8 @@ from pathlib import Path
 from macholib import mach_o
 from macholib.MachO import MachO
 
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.codesign import SignatureError, resign_slice, signature_mismatches
-from uv_portable.errors import RefusedError
 
 MACHO_MAGICS = frozenset(
     {
@@ -70,7 +70,7 @@ def _load(path: Path) -> MachO:
     try:
         return MachO(str(path))
     except (ValueError, struct.error, KeyError, OSError) as exc:
-        raise RefusedError(f"{path}: not a readable Mach-O file ({exc})", _HINT) from exc
+        raise BinaryFormatError(f"{path}: not a readable Mach-O file ({exc})", _HINT) from exc
 
 
 def read_macho(path: Path) -> tuple[MachOSlice, ...]:
@@ -79,7 +79,7 @@ def read_macho(path: Path) -> tuple[MachOSlice, ...]:
     for header in _load(path).headers:
         cpu = header.header.cputype
         if cpu not in _CPU:
-            raise RefusedError(
+            raise BinaryFormatError(
                 f"{path}: unknown Mach-O CPU type {cpu:#x}",
                 "uv-portable handles arm64 and x86_64 binaries",
             )
@@ -119,13 +119,13 @@ def _apply(
             try:
                 header.synchronize_size()
             except ValueError as exc:
-                raise RefusedError(
+                raise BinaryFormatError(
                     f"{path}: no room in the Mach-O header for the longer load commands", _HINT
                 ) from exc
             arch = _CPU.get(header.header.cputype, "?")
             signed = any(lc.cmd == mach_o.LC_CODE_SIGNATURE for lc, _, _ in header.commands)
             if not signed and arch == "arm64":
-                raise RefusedError(
+                raise BinaryFormatError(
                     f"{path}: the arm64 slice is unsigned; signing it is not implemented",
                     "run the export on macOS after `codesign --force --sign -`, or report it",
                 )
@@ -156,7 +156,7 @@ def rewrite_macho(path: Path, names: Mapping[str, str], rpaths: Mapping[str, str
                 try:
                     dropped = resign_slice(buf, header.offset, cmd.dataoff, cmd.datasize)
                 except (SignatureError, struct.error) as exc:
-                    raise RefusedError(f"{path}: cannot re-sign: {exc}", _HINT) from exc
+                    raise BinaryFormatError(f"{path}: cannot re-sign: {exc}", _HINT) from exc
                 arch = _CPU.get(header.header.cputype, "?")
                 notes.append(f"{arch}:{'ad hoc (signature dropped)' if dropped else 're-hashed'}")
     path.write_bytes(bytes(buf))

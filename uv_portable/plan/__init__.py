@@ -7,7 +7,8 @@ folders, state.py holds what is known and the one mapping of source paths to out
 
 from __future__ import annotations
 
-from uv_portable.errors import io_error
+from uv_portable.binaries import BinaryFormatError
+from uv_portable.errors import SourceError, io_error
 from uv_portable.model import Action, Plan, SourceEnv
 from uv_portable.plan.base import plan_base
 from uv_portable.plan.elf import plan_elf
@@ -28,6 +29,8 @@ def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
         patches = plan_elf(state)
     except OSError as exc:
         raise io_error(exc, exc.filename, writing=False) from exc
+    except BinaryFormatError as exc:  # the base interpreter itself: nothing else to ship
+        raise SourceError(exc.message, exc.hint or "reinstall the base interpreter") from exc
     actions: list[Action] = [state.dirs[d] for d in sorted(state.dirs)]
     actions += [state.files[d] for d in sorted(state.files)]
     actions += patches

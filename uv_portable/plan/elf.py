@@ -6,6 +6,7 @@ import posixpath
 from dataclasses import replace
 from pathlib import Path
 
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, read_elf
 from uv_portable.binaries.libs import (
     DEFAULT_DIRS,
@@ -15,7 +16,6 @@ from uv_portable.binaries.libs import (
     tree_closure,
 )
 from uv_portable.binaries.policy import find_library_data, library_data
-from uv_portable.errors import RefusedError
 from uv_portable.glibc import needed_glibc, too_new
 from uv_portable.model import CopyFile, SetSearchPath
 from uv_portable.plan.state import PlanState
@@ -91,7 +91,7 @@ def _analyse(state: PlanState) -> Infos:
     for dest, src in sorted(state.elf.items()):
         try:
             info = read(src)
-        except RefusedError as exc:
+        except BinaryFormatError as exc:
             state.finding("error", "broken-elf", dest, exc.message, _ELF_HINT)
             continue
         if info.is_dynamic:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.macho import (
     check_rewrite,
     expand_load_path,
@@ -14,7 +15,7 @@ from uv_portable.binaries.macho import (
     is_system,
     read_macho,
 )
-from uv_portable.errors import RefusedError, SourceError
+from uv_portable.errors import SourceError
 from uv_portable.model import SetMachO
 from uv_portable.plan.state import PlanState
 from uv_portable.runpath import map_into
@@ -105,7 +106,7 @@ def plan_macho(state: PlanState) -> list[SetMachO]:
 def _plan_one(state: PlanState, dest: str, src: Path) -> SetMachO | None:
     try:
         slices = read_macho(src)
-    except RefusedError as exc:
+    except BinaryFormatError as exc:
         state.finding("error", "broken-macho", dest, exc.message, exc.hint)
         return None
     dest_dir = posixpath.dirname(state.out(dest))
@@ -132,7 +133,7 @@ def _plan_one(state: PlanState, dest: str, src: Path) -> SetMachO | None:
         return None
     try:
         check_rewrite(src, names, rpaths)  # room in the header, signable: before any write
-    except RefusedError as exc:
+    except BinaryFormatError as exc:
         state.finding("error", "macho-rewrite", dest, exc.message, exc.hint)
         return None
     return SetMachO(dest, tuple(sorted(names.items())), tuple(sorted(rpaths.items())))
