@@ -214,15 +214,21 @@ def run_in_source(venv: Path, work: Path, kind: str, names: Sequence[str]) -> di
 
 
 def run_moved(
-    tree: Path, rootfs: Path, work: Path, kind: str, names: Sequence[str]
+    tree: Path,
+    rootfs: Path,
+    work: Path,
+    kind: str,
+    names: Sequence[str],
+    masks: Sequence[Path] = (),
 ) -> dict[str, Result]:
     """Run snippets or imports with the export's interpreter in the root file system, the
-    tree mounted read-only at MOUNT, and no host Python anywhere."""
+    tree mounted read-only at MOUNT, and no host Python anywhere. Files of the tree named in
+    masks are replaced by /dev/null (for negative controls)."""
     folder = [f"{WORK_MOUNT}"] if kind == "snippets" else []
     argv = [f"{MOUNT}/bin/python", "-I", f"{WORK_MOUNT}/runner.py", kind, *folder, *names]
-    command = sandbox_argv(
-        tree, MOUNT, argv, rootfs=rootfs, binds=[(work, WORK_MOUNT)], readonly=True
-    )
+    binds = [(work, WORK_MOUNT)]
+    binds += [(Path("/dev/null"), f"{MOUNT}/{m.relative_to(tree)}") for m in masks]
+    command = sandbox_argv(tree, MOUNT, argv, rootfs=rootfs, binds=binds, readonly=True)
     proc = subprocess.run(
         command, capture_output=True, text=True, timeout=ITEMS_TIMEOUT, check=False
     )

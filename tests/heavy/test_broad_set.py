@@ -131,3 +131,18 @@ def test_modules_the_source_imports_import_in_bare_debian(
         st.outcome = f"{sum(results[m].ok for m in baseline)}/{len(baseline)} imported"
     failed = harness.failures(results, baseline)
     assert not failed, f"modules the source venv imports but the moved export does not:\n{failed}"
+
+
+def test_control_lightgbm_fails_without_the_exports_libgomp(
+    moved: Path, bookworm: Path, work: Path
+) -> None:
+    """Negative control: the root has no libgomp, so with the export's copies hidden the
+    lightgbm snippet must fail. Proves that the root is bare and the snippets can fail."""
+    if "lightgbm" not in NAMES:
+        pytest.skip("lightgbm is not selected")
+    assert not list((bookworm / "usr" / "lib" / "x86_64-linux-gnu").glob("libgomp*"))
+    copies = [p for p in moved.rglob("libgomp*.so*") if p.is_file() and not p.is_symlink()]
+    assert copies, "the export holds no libgomp, yet lightgbm needs it"
+    results = harness.run_moved(moved, bookworm, work, "snippets", ["lightgbm"], masks=copies)
+    assert not results["lightgbm"].ok
+    assert "libgomp" in results["lightgbm"].output, results["lightgbm"].output
