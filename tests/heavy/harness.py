@@ -271,7 +271,7 @@ def export(report: Report, venv: Path, out: Path) -> Export:
     if not fallback:
         return Export(proc, None)
     other = out.with_name(f"fallback-{out.name}")
-    with report.stage(f"export (diagnostic: {' '.join(fallback)})") as st:
+    with report.stage(f"export (diagnostic, {EXPORT_ARGS_ENV})") as st:
         second = cli("export", str(venv), str(other), *fallback)
         st.outcome = f"exit {second.returncode}"
         if other.exists():
