@@ -25,6 +25,8 @@ from uv_portable.sandbox import sandbox_argv
 
 HEAVY_CACHE = CACHE / "heavy"
 RUNNER = Path(__file__).with_name("runner.py")
+# Pins of every distribution, so that the venvs are the same on every run; wheels only.
+CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 # The export is run from a path that exists nowhere on the build host.
 MOUNT = "/srv/moved/elsewhere/env"
 # Beside MOUNT: the sandbox can only make mount points inside its top folder (a tmpfs).
@@ -145,10 +147,12 @@ def uv_args() -> list[str]:
 
 
 def cached_venv(label: str, requirements: Sequence[str], minor: str = "3.12") -> Path:
-    """A uv relocatable venv on managed-style CPython `minor` with the requirements, kept in
-    the test cache under a name derived from its inputs (rebuilt when they change)."""
-    extra = uv_args()
-    key = hashlib.sha256(json.dumps([minor, sorted(requirements), extra]).encode()).hexdigest()
+    """A uv relocatable venv on managed-style CPython `minor` with the requirements (wheels
+    only, every distribution pinned by constraints.txt), kept in the test cache under a name
+    derived from its inputs (rebuilt when they change)."""
+    extra = ["--only-binary", ":all:", "--constraint", str(CONSTRAINTS), *uv_args()]
+    inputs = [minor, sorted(requirements), extra, CONSTRAINTS.read_text()]
+    key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
     venv = HEAVY_CACHE / f"{label}-{minor}-{key[:12]}"
     done = venv / ".heavy-complete"
     if done.exists():
