@@ -109,3 +109,19 @@ def test_torch_runs_on_cpu_in_bare_debian(
     assert baseline == NAMES, "torch must work in the source first"
     failed = harness.failures(results, baseline)
     assert not failed, f"torch work that passes in the source venv but fails moved:\n{failed}"
+
+
+def test_modules_the_source_imports_import_in_bare_debian(
+    moved: Path, bookworm: Path, work: Path, source_venv: Path
+) -> None:
+    modules = harness.top_level_modules(source_venv)
+    with REPORT.stage("imports in the source venv") as st:
+        source = harness.run_in_source(source_venv, work, "imports", modules)
+        baseline = [m for m in modules if source[m].ok]
+        st.outcome = f"{len(baseline)}/{len(modules)} imported"
+    assert "torch" in baseline and "triton" in baseline, "the source venv cannot import torch"
+    with REPORT.stage("imports from the export in bare Debian") as st:
+        results = harness.run_moved(moved, bookworm, work, "imports", modules)
+        st.outcome = f"{sum(results[m].ok for m in baseline)}/{len(baseline)} imported"
+    failed = harness.failures(results, baseline)
+    assert not failed, f"modules the source venv imports but the moved export does not:\n{failed}"
