@@ -69,6 +69,27 @@ def e2e_windows(session: nox.Session) -> None:
 
 
 @nox.session
+def e2e_heavy(session: nox.Session) -> None:
+    """~60 popular binary-wheel packages: export, check --run, real work in bare Debian.
+
+    Not in the default run: a ~2 GB venv (cached in the uv and test caches). HEAVY_PACKAGES=a,b
+    selects packages; HEAVY_EXPORT_ARGS gives a diagnostic export when the default one fails.
+    """
+    _sync(session)
+    session.run("pytest", "tests/heavy", "-m", "heavy", "-rA", *session.posargs)
+
+
+@nox.session
+def e2e_torch(session: nox.Session) -> None:
+    """The CUDA-enabled torch set (~5 GB): default export, torch on CPU in bare Debian.
+
+    Not in the default run. HEAVY_UV_ARGS adds `uv pip install` options (a local --find-links).
+    """
+    _sync(session)
+    session.run("pytest", "tests/heavy", "-m", "torch", "-rA", *session.posargs)
+
+
+@nox.session
 def e2e_macos(session: nox.Session) -> None:
     """On a macOS runner: export a real uv venv, move it, run it with a clean environment."""
     _sync(session)
