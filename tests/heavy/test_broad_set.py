@@ -17,7 +17,7 @@ import pytest
 from tests.heavy import harness
 from tests.heavy.harness import Export, Report, Result
 from tests.heavy.packages import selected
-from uv_portable.sandbox import run_sandboxed
+from tests.helpers import run_sandboxed
 
 pytestmark = pytest.mark.heavy
 PACKAGES = selected()
