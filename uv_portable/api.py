@@ -197,7 +197,7 @@ def export(
             if finding.code == "broken-in-source":
                 emit(f"warning: import {finding.path}: {finding.message}")
         facts = ExportFacts(
-            options=_options_json(options or ExportOptions(), archive),
+            options=options_json(options or ExportOptions(), archive),
             host_requirements=verified.requirements,
             imports=verified.imports,
         )
@@ -276,7 +276,7 @@ def _raise_first_error(findings: Sequence[Finding], what: str) -> None:
         )
 
 
-def _options_json(options: ExportOptions, archive: ArchiveOptions | None) -> dict[str, Any]:
+def options_json(options: ExportOptions, archive: ArchiveOptions | None) -> dict[str, Any]:
     """The options that shaped the tree, for the manifest (never the output's path)."""
     return {
         "keep_tests": options.keep_tests,

@@ -230,7 +230,9 @@ def build_manifest(root: Path, plan: Plan, facts: ExportFacts) -> dict[str, Any]
             "implementation": base.implementation,
             "version": base.version_str,
             "kind": base_kind(base),
-            "libpython": "shared" if any(root.glob("lib/libpython3*")) else "static",
+            "libpython": "shared"
+            if base.platform == "windows" or any(root.glob("lib/libpython3*"))
+            else "static",
         },
         "platform": {
             "os": base.platform,

@@ -92,6 +92,8 @@ def base_kind(base: Interpreter) -> str:
         return "distribution"
     if _UV_MANAGED.match(base.prefix.name):
         return "uv-managed"
+    if base.platform == "windows":
+        return "installed (python.org or self-built)"
     return "pyenv/self-built"
 
 

@@ -100,6 +100,11 @@ def test_layout_is_an_installed_cpython(exported: Exported) -> None:
     with zipfile.ZipFile(exported.archive) as zf:
         names = set(zf.namelist())
     assert "python.exe" in names and "Scripts/cowsay.exe" in names
+    manifest = json.loads((root / "share/uv-portable/manifest.json").read_text())
+    assert manifest["interpreter"]["version"].startswith(exported.source.minor)
+    assert manifest["files"]["python.exe"]["sha256"]
+    assert {d["name"] for d in manifest["distributions"]} >= {"numpy", "shapely", "cowsay"}
+    assert (root / "share/uv-portable/sbom.cdx.json").is_file()
 
 
 def test_every_pe_import_resolves(exported: Exported) -> None:
@@ -172,6 +177,7 @@ def test_check_run_under_wine(exported: Exported) -> None:
     proc = cli("check", str(exported.archive), "--run", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
+    assert report["manifest"] is True  # every file compared with the manifest
     assert report["run"]["sandbox"] == "wine" and report["run"]["ok"]
     assert {"numpy", "shapely", "markupsafe", "cowsay", "ssl"} <= set(report["run"]["imported"])
 
@@ -185,5 +191,7 @@ def test_check_run_under_wine_finds_a_missing_dll(exported: Exported, tmp_path: 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert any(f["code"] == "unresolved-dll" for f in report["findings"])
+    missing = {f["path"] for f in report["findings"] if f["code"] == "file-missing"}
+    assert missing == {str(geos_c.relative_to(broken))}, "the manifest names the deleted DLL"
     failed = {f["module"]: f["error"] for f in report["run"]["failures"]}
     assert "shapely" in failed and "numpy" in report["run"]["imported"]

@@ -16,6 +16,7 @@ from typing import Any
 from uv_portable.check import CheckReport
 from uv_portable.errors import ToolError
 from uv_portable.importcheck import STDLIB_MODULES
+from uv_portable.manifest import MANIFEST_PATH, ManifestError, compare_files, load_manifest
 from uv_portable.model import Finding
 from uv_portable.probe import ImportResult, Isolation, ProbeRun
 from uv_portable.windows.verify import verify_windows_tree
@@ -162,6 +163,13 @@ def check_windows_tree(
 ) -> CheckReport:
     """Check an extracted or exported Windows tree."""
     findings = [*extraction, *verify_windows_tree(tree)]
+    try:
+        manifest = load_manifest(tree)
+    except ManifestError as exc:
+        manifest = None
+        findings.append(Finding("error", "bad-manifest", MANIFEST_PATH, str(exc), "re-export it"))
+    if manifest is not None:
+        findings += compare_files(tree, manifest)
     result = None
     if run:
         wanted = [*STDLIB_MODULES, *windows_modules(tree), *imports]
@@ -169,4 +177,4 @@ def check_windows_tree(
         run_here = smoke_windows(tree, [m for m in modules if m not in _NOT_ON_WINDOWS])
         result, run_findings = _run_report(run_here)
         findings += run_findings
-    return CheckReport(path, tuple(findings), (), result)
+    return CheckReport(path, tuple(findings), (), result, manifest is not None)

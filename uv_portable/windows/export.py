@@ -8,13 +8,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from uv_portable.api import ExportResult, ProgressFactory, Say, refuse_if_needed
+from uv_portable.api import ExportResult, ProgressFactory, Say, options_json, refuse_if_needed
 from uv_portable.archive import ArchiveOptions, ArchiveSummary, write_archive
 from uv_portable.errors import VerifyError
+from uv_portable.manifest import (
+    MANIFEST_PATH,
+    SBOM_PATH,
+    ExportFacts,
+    build_manifest,
+    write_document,
+)
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Plan, WriteFile
 from uv_portable.output import check_output_location, publish, staging_dir, terminate_as_interrupt
 from uv_portable.plan import ExportOptions
+from uv_portable.sbom import make_sbom
 from uv_portable.windows.detect import load_windows_venv
 from uv_portable.windows.plan import make_windows_plan
 from uv_portable.windows.verify import verify_windows_tree
@@ -78,6 +86,12 @@ def export_windows(
                     errors[0].hint or "report this to uv-portable with the venv's details",
                 )
             findings = plan.findings + tuple(f for f in found if f not in plan.findings)
+        # The manifest and SBOM, as for Linux and macOS exports (no import baseline: the
+        # export's imports are not run on this host).
+        facts = ExportFacts(options=options_json(options, archive))
+        manifest = build_manifest(root, plan, facts)
+        write_document(root, MANIFEST_PATH, manifest)
+        write_document(root, SBOM_PATH, make_sbom(manifest))
         if archive is None:
             publish(root, out, force=force)
         else:

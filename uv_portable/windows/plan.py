@@ -10,6 +10,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uv_portable.distributions import read_distributions
 from uv_portable.errors import io_error
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFile
 from uv_portable.plan import ExportOptions
@@ -246,4 +247,5 @@ def make_windows_plan(venv: WindowsVenv, options: ExportOptions | None = None) -
         findings=tuple(state.findings),
         notes=tuple(state.notes),
         bundling=False,
+        distributions=read_distributions(venv.source.path / "Lib" / "site-packages"),
     )
