@@ -20,6 +20,7 @@ from uv_portable.archive import (
 )
 from uv_portable.binaries.libs import parse_glibc_target
 from uv_portable.build import create_project_venv, temporary_venv_dir
+from uv_portable.bytecode import CompileOptions, CompileSummary, compile_export, compile_options
 from uv_portable.config import Options
 from uv_portable.errors import RefusedError, VerifyError
 from uv_portable.materialize import materialize
@@ -47,6 +48,7 @@ class ExportResult:
     seconds: float
     findings: tuple[Finding, ...]
     archive: ArchiveSummary | None = None
+    bytecode: CompileSummary | None = None  # None: not compiled (--no-compile, or no X.Y)
 
 
 def plan_export(src: Path, options: ExportOptions | None = None) -> Plan:
@@ -90,10 +92,12 @@ def export(
     say: Say | None = None,
     progress: ProgressFactory | None = None,
     make_parent: bool = False,
+    compile: CompileOptions | None = CompileOptions(),  # noqa: B008 - frozen, never mutated
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
-    ``make_parent`` creates out's folder (for outputs named by the config, like dist/).
+    ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
+    ``compile=None`` ships no new bytecode.
     """
     started = time.monotonic()
     emit = say or (lambda message: None)
@@ -108,6 +112,7 @@ def export(
         emit(note)
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     summary: ArchiveSummary | None = None
+    bytecode: CompileSummary | None = None
     with terminate_as_interrupt(), staging_dir(out) as stage:
         root = stage / "tree"
         root.mkdir()
@@ -118,6 +123,8 @@ def export(
             emit(
                 f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages in place"
             )
+        if compile is not None:  # bytecode (issue 13): after patching, before verifying
+            bytecode = compile_export(root, source.base, compile, emit, progress)
         findings = _verify(root, source.base.platform, plan) if verify else ()
         if archive is None:
             publish(root, out)
@@ -133,6 +140,7 @@ def export(
         seconds=time.monotonic() - started,
         findings=plan.findings + findings,
         archive=summary,
+        bytecode=bytecode,
     )
 
 
@@ -230,6 +238,7 @@ def build(
             say=say,
             progress=progress,
             make_parent=output is None,  # like `uv build`, which creates dist/
+            compile=compile_options(opts),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
