@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, run, tree_digest
+from tests.helpers import WITHOUT_DAC, cli, run, tree_digest
 from uv_portable.bytecode import CompileOptions, compile_export
 from uv_portable.source import load_source
 
@@ -171,3 +171,13 @@ def test_another_platform_compiles_with_a_host_python(small_venv: Path, tmp_path
     assert summary is not None and summary.failed == () and notes == [summary.note()]
     assert (summary.sources, summary.compiled, summary.converted) == (6, 1, 5)
     assert (tree / LIB / "site-packages" / "__pycache__" / "mod.cpython-312.pyc").is_file()
+
+
+def test_read_only_source_folders_get_pycs(small_venv_copy: Path, tmp_path: Path) -> None:
+    """Without the capabilities that let root ignore permissions, like a normal user."""
+    (small_venv_copy / LIB / "site-packages" / "cowsay").chmod(0o555)
+    out = tmp_path / "env"
+    proc = cli("export", str(small_venv_copy), str(out), prefix=WITHOUT_DAC)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / LIB / "site-packages" / "cowsay" / "__pycache__").is_dir()
+    assert _audit(out)["bad"] == []
