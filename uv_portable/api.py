@@ -21,6 +21,7 @@ from uv_portable.archive import (
     write_archive,
 )
 from uv_portable.build import create_project_venv, temporary_venv_dir
+from uv_portable.bytecode import CompileOptions, CompileSummary, compile_export, compile_options
 from uv_portable.check import Caps, CheckReport, check
 from uv_portable.config import Options
 from uv_portable.distributions import importable_modules
@@ -70,6 +71,7 @@ class ExportResult:
     archive: ArchiveSummary | None = None
     isolation: str = ""  # how the export's imports were run ("bwrap", ...); "" if not run
     host_requirements: tuple[str, ...] = ()  # what the target host must provide
+    bytecode: CompileSummary | None = None  # None: not compiled (--no-compile, or no X.Y)
 
 
 def plan_export(
@@ -125,12 +127,14 @@ def export(
     make_parent: bool = False,
     sbom_path: Path | None = None,
     base: Path | None = None,
+    compile: CompileOptions | None = CompileOptions(),  # noqa: B008 - frozen, never mutated
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
     ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
     ``sbom_path`` writes the SBOM there too (it is always in the tree); ``base`` is a Windows
-    venv's base install as seen from this machine.
+    venv's base install as seen from this machine. ``compile=None`` ships no new
+    bytecode.
     """
     # --- Windows venvs: uv_portable.windows ---
     from uv_portable.windows.detect import is_windows_venv
@@ -167,6 +171,7 @@ def export(
         emit(note)
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     summary: ArchiveSummary | None = None
+    bytecode: CompileSummary | None = None
     runs_here = verify and source.base.platform == _host_platform()
     modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
     with (
@@ -190,6 +195,8 @@ def export(
             emit(
                 f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages in place"
             )
+        if compile is not None:  # bytecode (issue 13): after patching, before verifying
+            bytecode = compile_export(root, source.base, compile, emit, progress)
         verified = _verify(root, plan, modules, source_run) if verify else Verified()
         if verify and source_run is None:
             emit("imports not verified: the export is for another platform than this host")
@@ -224,6 +231,7 @@ def export(
         archive=summary,
         isolation=verified.isolation,
         host_requirements=verified.requirements,
+        bytecode=bytecode,
     )
 
 
@@ -390,6 +398,7 @@ def build(
             progress=progress,
             make_parent=output is None,  # like `uv build`, which creates dist/
             sbom_path=sbom_path,
+            compile=compile_options(opts),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

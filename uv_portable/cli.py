@@ -9,29 +9,25 @@ import json
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from uv_portable import __version__, api
-from uv_portable.archive import output_format
-from uv_portable.check import MAX_EXTRACT_BYTES, MAX_MEMBERS, Caps, CheckReport
-from uv_portable.config import Options, load_config, target_names
+from uv_portable import __version__
+from uv_portable.config import INVALIDATION_MODES, Options, check_config, load_config
+from uv_portable.entry import say as _say
+from uv_portable.entry import show_error
 from uv_portable.errors import Interrupted, UsageError, UvPortableError
-from uv_portable.model import (
-    CopyFile,
-    MakeDir,
-    MakeSymlink,
-    Plan,
-    SetSearchPath,
-    WriteFile,
-    finding_json,
-)
-from uv_portable.plan import ExportOptions
+
+# The pipeline (ELF/Mach-O readers, archive writers, rich) is imported by the commands that
+# use it, so that `--version`, `--help` and `config --check` start quickly.
+if TYPE_CHECKING:
+    from uv_portable import api
+    from uv_portable.check import CheckReport
+    from uv_portable.model import Plan
 
 # typer vendors click in recent versions and depends on it in older ones: find its base class.
 _ClickException: type[Exception] = next(
@@ -44,6 +40,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs ~0.3 s of imports
 )
 
 # Options shared by export and build. Optional[...] because typer needs it on Python 3.9.
@@ -95,6 +92,20 @@ Bundle = Annotated[
     Optional[bool],
     typer.Option("--bundle/--no-bundle", help="Copy in shared libraries the target may lack."),
 ]
+Compile = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--compile/--no-compile",
+        help="Compile every .py to bytecode that stays valid in archives (default: on).",
+    ),
+]
+InvalidationMode = Annotated[
+    Optional[str],
+    typer.Option(
+        "--invalidation-mode",
+        help="unchecked-hash (default) or checked-hash (for sources edited on the target).",
+    ),
+]
 Sbom = Annotated[
     Optional[Path],
     typer.Option("--sbom", help="Also write the CycloneDX SBOM here (it is always in the tree)."),
@@ -107,10 +118,6 @@ Target = Annotated[
     Optional[str],
     typer.Option("--target", help="Use [tool.uv-portable.targets.NAME] of the config."),
 ]
-
-
-def _say(message: str) -> None:
-    print(f"uv-portable: {message}", file=sys.stderr)
 
 
 def _interactive() -> bool:
@@ -127,7 +134,7 @@ def _rich_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-def _progress() -> Optional[api.ProgressFactory]:
+def _progress() -> "Optional[api.ProgressFactory]":
     return _rich_progress if _interactive() else None
 
 
@@ -157,9 +164,18 @@ def _export_overrides(
     target_glibc: Optional[str],
     allow_missing: Optional[list[str]],
     bundle: Optional[bool],
+    compile_: Optional[bool],
+    invalidation_mode: Optional[str],
 ) -> dict[str, Any]:
     """The export options that `export` and `build` share, as Options field overrides."""
+    if invalidation_mode is not None and invalidation_mode not in INVALIDATION_MODES:
+        raise UsageError(
+            f"unknown invalidation mode {invalidation_mode!r}",
+            "use " + " or ".join(INVALIDATION_MODES),
+        )
     return {
+        "compile": compile_,
+        "invalidation_mode": invalidation_mode,
         "format": fmt,
         "compression_level": level,
         "threads": threads,
@@ -206,6 +222,8 @@ def export(
     target_glibc: TargetGlibc = None,
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
+    compile_: Compile = None,
+    invalidation_mode: InvalidationMode = None,
     base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
@@ -224,6 +242,8 @@ def export(
             target_glibc,
             allow_missing,
             bundle,
+            compile_,
+            invalidation_mode,
         ),
         base=str(base) if base is not None else None,
     )
@@ -236,6 +256,10 @@ def export(
                 "pass OUT, or set `output` in [tool.uv-portable] of pyproject.toml",
             )
         out = cwd / opts.output
+    from uv_portable import api
+    from uv_portable.archive import output_format
+    from uv_portable.bytecode import compile_options
+
     if dry_run:
         plan = api.plan_export(src, api.export_options(opts), base=base_path)
         if as_json:
@@ -255,6 +279,7 @@ def export(
         say=_say,
         progress=_progress(),
         make_parent=from_config,
+        compile=compile_options(opts),
         sbom_path=sbom,
         base=base_path,
     )
@@ -293,6 +318,8 @@ def build(
     target_glibc: TargetGlibc = None,
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
+    compile_: Compile = None,
+    invalidation_mode: InvalidationMode = None,
     force: Force = False,
     as_json: AsJson = False,
     no_verify: NoVerify = False,
@@ -317,8 +344,12 @@ def build(
             target_glibc,
             allow_missing,
             bundle,
+            compile_,
+            invalidation_mode,
         ),
     )
+    from uv_portable import api
+
     result = api.build(
         project,
         opts,
@@ -351,17 +382,23 @@ def check_command(
         str, typer.Option("--sandbox", help="auto, bwrap or unshare (root only).")
     ] = "auto",
     max_extract_size: Annotated[
-        int,
-        typer.Option("--max-extract-size", help="Refuse archives that expand past this (bytes)."),
-    ] = MAX_EXTRACT_BYTES,
+        Optional[int],
+        typer.Option(
+            "--max-extract-size", help="Refuse archives that expand past this (bytes; 32 GiB)."
+        ),
+    ] = None,
     max_members: Annotated[
-        int, typer.Option("--max-members", help="Refuse archives with more members than this.")
-    ] = MAX_MEMBERS,
+        Optional[int],
+        typer.Option("--max-members", help="Refuse archives with more members (1,000,000)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
     if sandbox not in ("auto", "bwrap", "unshare"):
         raise UsageError(f"unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
+    from uv_portable import api
+
+    defaults = api.Caps()
     report = api.check(
         path,
         run=run_it,
@@ -369,7 +406,10 @@ def check_command(
         imports=tuple(imports or ()),
         skip_imports=tuple(skip_imports or ()),
         sandbox="bwrap" if sandbox == "bwrap" else "unshare" if sandbox == "unshare" else "auto",
-        caps=Caps(max_extract_size, max_members),
+        caps=api.Caps(
+            defaults.bytes if max_extract_size is None else max_extract_size,
+            defaults.members if max_members is None else max_members,
+        ),
     )
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
@@ -379,7 +419,7 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _print_check(report: CheckReport) -> None:
+def _print_check(report: "CheckReport") -> None:
     print(f"checked: {report.path}")
     shown = list(report.findings)
     width = max((len(f.code) for f in shown), default=0)
@@ -423,12 +463,11 @@ def config_command(
 ) -> None:
     """Show the merged [tool.uv-portable] configuration, or validate it (--check)."""
     for path in paths or [Path(".")]:
+        if check:
+            check_config(path, target)
+            continue
         project = path.parent if path.name == "pyproject.toml" else path
         opts = load_config(project, target)
-        if check:
-            for name in target_names(project):
-                load_config(project, name)
-            continue
         if as_json:
             print(json.dumps({**opts.to_json(), "sources": list(opts.sources)}, indent=2))
         else:
@@ -437,8 +476,10 @@ def config_command(
                 print(f"{key} = {json.dumps(value)}")
 
 
-def _report(result: api.ExportResult, as_json: bool) -> None:
+def _report(result: "api.ExportResult", as_json: bool) -> None:
     if as_json:
+        from uv_portable.model import finding_json
+
         summary: dict[str, Any] = {
             "output": str(result.out),
             "files": result.files,
@@ -453,6 +494,16 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         }
         if result.archive is not None:
             summary["archive_bytes"] = result.archive.bytes_out
+        if result.bytecode is not None:
+            b = result.bytecode
+            summary["bytecode"] = {
+                "sources": b.sources,
+                "compiled": b.compiled,
+                "reused": b.converted + b.kept,
+                "failed": [{"path": p, "error": e} for p, e in b.failed],
+                "bytes_added": b.bytes_added,
+                "seconds": round(b.seconds, 3),
+            }
         floor = result.plan.glibc_floor
         summary["glibc_floor"] = str(floor) if floor else None
         summary["glibc_per_file"] = {d: str(v) for d, v in result.plan.glibc}
@@ -484,7 +535,9 @@ def _report(result: api.ExportResult, as_json: bool) -> None:
         _say("runs on macOS")
 
 
-def _print_plan(plan: Plan) -> None:
+def _print_plan(plan: "Plan") -> None:
+    from uv_portable.model import CopyFile, MakeDir, MakeSymlink, SetSearchPath, WriteFile
+
     base = plan.source.base
     print(f"source:  {plan.source.path}")
     print(f"base:    CPython {base.version_str} at {base.prefix} ({base.platform})")
@@ -517,6 +570,8 @@ def _crash(exc: BaseException) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w", encoding="utf-8") as fh:
             fh.write(f"uv-portable {__version__}\nargv: {sys.argv}\n\n")
+            import traceback
+
             fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         where = f"the full log is in {log}"
     except OSError:
@@ -542,14 +597,7 @@ def run(argv: Optional[list[str]] = None) -> int:
         if isinstance(code, int):
             return code  # non-standalone typer returns the code of an Exit
     except UvPortableError as exc:
-        output = getattr(exc, "output", "")
-        if output:  # an external tool failed: show the end of what it said
-            for line in output.splitlines()[-20:]:
-                print(f"  | {line}", file=sys.stderr)
-        _say(f"error: {exc.message}")
-        if exc.hint:
-            _say(f"  hint: {exc.hint}")
-        return exc.exit_code
+        return show_error(exc)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except _ClickException as exc:
@@ -568,4 +616,4 @@ def main() -> None:
     sys.exit(run())
 
 
-__all__ = ["ExportOptions", "app", "main", "run"]
+__all__ = ["app", "main", "run"]

@@ -17,6 +17,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
 FORMATS = ("dir", "tar", "tar.gz", "tgz", "zip", "tar.zst")
+INVALIDATION_MODES = ("unchecked-hash", "checked-hash")
 _SECTION = "[tool.uv-portable]"
 
 
@@ -44,6 +45,8 @@ class Options:
     bundle: bool = True
     allow_missing: tuple[str, ...] = ()
     base: str | None = None  # a Windows venv's base install, as seen from this machine
+    compile: bool = True  # hash-based pycs for every .py of the export
+    invalidation_mode: str = "unchecked-hash"
     sources: tuple[str, ...] = field(default=(), compare=False)  # where values came from
 
     def merged(self, **overrides: Any) -> Options:
@@ -112,13 +115,16 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
             _expect(value in FORMATS, target, key, "one of " + ", ".join(FORMATS), value)
         elif key in ("groups", "extras", "exclude", "allow-missing"):
             value = _str_list(value, target, key)
-        elif key in ("no-dev", "keep-tests", "keep-config", "bundle"):
+        elif key in ("no-dev", "keep-tests", "keep-config", "bundle", "compile"):
             _expect(isinstance(value, bool), target, key, "true or false", value)
         elif key == "target-glibc":
             ok = isinstance(value, str) and bool(
                 re.fullmatch(r"\d+\.\d+|manylinux_\d+_\d+_?\w*|manylinux(1|2010|2014)", value)
             )
             _expect(ok, target, key, 'a version like "2.28" or a tag like "manylinux_2_28"', value)
+        elif key == "invalidation-mode":
+            ok = value in INVALIDATION_MODES
+            _expect(ok, target, key, "one of " + ", ".join(INVALIDATION_MODES), value)
         elif key == "compression-level":
             ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 22
             _expect(ok, target, key, "a whole number from 0 to 22", value)
@@ -179,3 +185,11 @@ def target_names(project: Path) -> tuple[str, ...]:
         return ()
     targets = data.get("tool", {}).get("uv-portable", {}).get("targets", {})
     return tuple(sorted(targets)) if isinstance(targets, dict) else ()
+
+
+def check_config(path: Path, target: str | None = None) -> None:
+    """Validate the config of a project folder (or its pyproject.toml) and all its targets."""
+    project = path.parent if path.name == "pyproject.toml" else path
+    load_config(project, target)
+    for name in target_names(project):
+        load_config(project, name)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from uv_portable.errors import OutputError, io_error
+from uv_portable.fastcopy import copy_file
 from uv_portable.model import (
     CopyFile,
     MakeDir,
@@ -42,13 +42,13 @@ def _copy(src: Path, dest: Path, link: bool) -> int:
         except OSError:
             pass  # another filesystem, or links not allowed: copy instead
     try:
-        shutil.copy2(src, dest)  # sendfile on Linux; keeps mode and mtime (valid .pyc caches)
+        # reflink / copy_file_range; keeps mode and mtime (valid timestamp .pyc caches)
+        return copy_file(os.fspath(src), os.fspath(dest))
     except OSError as exc:
         writing = exc.errno == errno.ENOSPC or (
             exc.filename is not None and os.fspath(exc.filename) == os.fspath(dest)
         )
         raise io_error(exc, dest if writing else src, writing) from exc
-    return dest.stat().st_size
 
 
 def materialize(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PYENV_ROOT, cli, make_venv, tree_digest
+from uv_portable import api as api_module
 from uv_portable import cli as cli_module
 
 
@@ -82,7 +83,7 @@ def test_unexpected_crash_gives_exit_3_and_a_log(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli_module.api, "export", boom)
+    monkeypatch.setattr(api_module, "export", boom)  # the CLI imports api when it runs
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     code = cli_module.run(["export", "a", "b"])
     err = capsys.readouterr().err

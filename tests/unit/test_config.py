@@ -23,6 +23,8 @@ target-glibc = "2.28"
 compression-level = 9
 threads = 2
 arcroot = "env"
+compile = false
+invalidation-mode = "checked-hash"
 
 [tool.uv-portable.targets.small]
 output = "dist/small"
@@ -52,6 +54,8 @@ def test_every_key(tmp_path: Path) -> None:
         compression_level=9,
         threads=2,
         arcroot="env",
+        compile=False,
+        invalidation_mode="checked-hash",
     )
 
 
@@ -94,6 +98,8 @@ def test_no_section_means_defaults_and_says_so(tmp_path: Path) -> None:
         ("compression-level = true", "compression-level: expected a whole number"),
         ("threads = 0", "threads: expected a whole number of at least 1"),
         ("arcroot = []", "arcroot: expected a non-empty string"),
+        ('compile = "no"', "compile: expected true or false"),
+        ('invalidation-mode = "timestamp"', "invalidation-mode: expected one of unchecked-hash"),
     ],
 )
 def test_wrong_values_name_the_key(tmp_path: Path, line: str, message: str) -> None:
