@@ -536,7 +536,14 @@ def _report(result: "api.ExportResult", as_json: bool) -> None:
 
 
 def _print_plan(plan: "Plan") -> None:
-    from uv_portable.model import CopyFile, MakeDir, MakeSymlink, SetSearchPath, WriteFile
+    from uv_portable.model import (
+        CopyFile,
+        MakeDir,
+        MakeSymlink,
+        SetMachO,
+        SetSearchPath,
+        WriteFile,
+    )
 
     base = plan.source.base
     print(f"source:  {plan.source.path}")
@@ -551,6 +558,9 @@ def _print_plan(plan: "Plan") -> None:
         elif isinstance(action, SetSearchPath):
             old, new = ":".join(action.old) or "-", ":".join(action.entries) or "-"
             print(f"patch:   {action.dest} RUNPATH {old} -> {new}")
+        elif isinstance(action, SetMachO):
+            for before, after in (*action.names, *action.rpaths):
+                print(f"patch:   {action.dest} {before} -> {after}")
     for note in plan.notes:
         print(f"note:    {note}")
     print(f"glibc:   >= {plan.glibc_floor or 'any'}")

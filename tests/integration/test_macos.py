@@ -310,6 +310,12 @@ def test_dry_run_json_lists_macho_edits(tmp_path: Path) -> None:
         str(tree.base / "lib" / "libpython3.12.dylib"): "@loader_path/../lib/libpython3.12.dylib"
     }
     assert not list(tmp_path.glob("out*"))
+    text = cli("export", str(tree.venv), str(tmp_path / "out"), "--dry-run")
+    assert text.returncode == 0, text.stderr
+    lib = tree.base / "lib" / "libpython3.12.dylib"
+    assert f"patch:   bin/python3.12 {lib} -> @loader_path/../lib/libpython3.12.dylib" in (
+        text.stdout
+    )
 
 
 def test_framework_builds_are_refused(tmp_path: Path) -> None:
