@@ -49,19 +49,21 @@ AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")
 NoVerify = Annotated[bool, typer.Option("--no-verify", help="Skip the check of the result.")]
 Format = Annotated[
     Optional[str],
-    typer.Option("--format", help="dir, tar, tar.gz, tgz, tar.zst or zip (default: from OUT)."),
+    typer.Option(
+        "--format", metavar="FMT", help="dir, tar, tar.gz, tgz, tar.zst or zip (default: from OUT)."
+    ),
 ]
 Level = Annotated[
     Optional[int],
-    typer.Option("--level", help="Compression level (gzip/zip 0-9, zstd 1-22)."),
+    typer.Option("--level", metavar="N", help="Compression level (gzip/zip 0-9, zstd 1-22)."),
 ]
 Threads = Annotated[
     Optional[int],
-    typer.Option("--threads", help="Compression threads (default: all cores)."),
+    typer.Option("--threads", metavar="N", help="Compression threads (default: all cores)."),
 ]
 Arcroot = Annotated[
     Optional[str],
-    typer.Option("--arcroot", help="Put the archive's members under this folder."),
+    typer.Option("--arcroot", metavar="NAME", help="Put the archive's members under this folder."),
 ]
 KeepTests = Annotated[
     Optional[bool],
@@ -71,22 +73,28 @@ KeepConfig = Annotated[
     Optional[bool],
     typer.Option(
         "--keep-config/--no-keep-config",
-        help="Keep lib/pythonX.Y/config-* (the static libpython, for embedding).",
+        help="Keep the static libpython in lib/pythonX.Y/config-*/ (for embedding).",
     ),
 ]
 Exclude = Annotated[
     Optional[list[str]],
-    typer.Option("--exclude", help="Leave out output paths matching this glob (repeatable)."),
+    typer.Option(
+        "--exclude", metavar="GLOB", help="Leave out output paths matching this glob (repeatable)."
+    ),
 ]
 TargetGlibc = Annotated[
     Optional[str],
     typer.Option(
-        "--target-glibc", help='Refuse files needing a newer glibc ("2.28", "manylinux2014").'
+        "--target-glibc",
+        metavar="VERSION",
+        help='Refuse files needing a newer glibc ("2.28", "manylinux2014").',
     ),
 ]
 AllowMissing = Annotated[
     Optional[list[str]],
-    typer.Option("--allow-missing", help="A library the target host provides (repeatable)."),
+    typer.Option(
+        "--allow-missing", metavar="LIB", help="A library the target host provides (repeatable)."
+    ),
 ]
 Bundle = Annotated[
     Optional[bool],
@@ -103,20 +111,29 @@ InvalidationMode = Annotated[
     Optional[str],
     typer.Option(
         "--invalidation-mode",
+        metavar="MODE",
         help="unchecked-hash (default) or checked-hash (for sources edited on the target).",
     ),
 ]
 Sbom = Annotated[
     Optional[Path],
-    typer.Option("--sbom", help="Also write the CycloneDX SBOM here (it is always in the tree)."),
+    typer.Option(
+        "--sbom",
+        metavar="PATH",
+        help="Also write the CycloneDX SBOM here (it is always in the tree).",
+    ),
 ]
 Base = Annotated[
     Optional[Path],
-    typer.Option("--base", help="A Windows venv's base CPython folder, as seen from here."),
+    typer.Option(
+        "--base", metavar="PATH", help="A Windows venv's base CPython folder, as seen from here."
+    ),
 ]
 Target = Annotated[
     Optional[str],
-    typer.Option("--target", help="Use [tool.uv-portable.targets.NAME] of the config."),
+    typer.Option(
+        "--target", metavar="NAME", help="Use [tool.uv-portable.targets.NAME] of the config."
+    ),
 ]
 
 
@@ -201,10 +218,12 @@ def _project_config(project: Path, target: Optional[str]) -> Options:
 
 @app.command()
 def export(
-    src: Annotated[Path, typer.Argument(help="The venv to export (e.g. .venv).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The venv to export (e.g. .venv).")],
     out: Annotated[
         Optional[Path],
-        typer.Argument(help="Output folder or archive (default: `output` from the config)."),
+        typer.Argument(
+            metavar="OUT", help="Output folder or archive (default: `output` from the config)."
+        ),
     ] = None,
     force: Force = False,
     dry_run: Annotated[
@@ -289,24 +308,34 @@ def export(
 @app.command()
 def build(
     project: Annotated[
-        Path, typer.Argument(help="The uv project folder (default: the current folder).")
+        Path,
+        typer.Argument(
+            metavar="PROJECT", help="The uv project folder (default: the current folder)."
+        ),
     ] = Path("."),
     output: Annotated[
         Optional[Path],
-        typer.Option("--output", "-o", help="Output folder or archive (overrides the config)."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Output folder or archive (overrides the config).",
+        ),
     ] = None,
     target: Target = None,
     python: Annotated[
         Optional[str],
-        typer.Option("--python", help="Python version request passed to uv."),
+        typer.Option("--python", metavar="VERSION", help="Python version request passed to uv."),
     ] = None,
     group: Annotated[
         Optional[list[str]],
-        typer.Option("--group", help="Include this dependency group (repeatable)."),
+        typer.Option(
+            "--group", metavar="GROUP", help="Include this dependency group (repeatable)."
+        ),
     ] = None,
     extra: Annotated[
         Optional[list[str]],
-        typer.Option("--extra", help="Include this extra (repeatable)."),
+        typer.Option("--extra", metavar="EXTRA", help="Include this extra (repeatable)."),
     ] = None,
     fmt: Format = None,
     level: Level = None,
@@ -365,31 +394,43 @@ def build(
 
 @app.command("check")
 def check_command(
-    path: Annotated[Path, typer.Argument(help="An exported folder, a venv, or an archive.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="An exported folder, a venv, or an archive.")
+    ],
     run_it: Annotated[
         bool, typer.Option("--run", help="Also run it in a sandbox that hides the host's Python.")
     ] = False,
     target_glibc: TargetGlibc = None,
     imports: Annotated[
         Optional[list[str]],
-        typer.Option("--import", help="Also import this module in the run (repeatable)."),
+        typer.Option(
+            "--import", metavar="MODULE", help="Also import this module in the run (repeatable)."
+        ),
     ] = None,
     skip_imports: Annotated[
         Optional[list[str]],
-        typer.Option("--skip-import", help="Do not import this module in the run (repeatable)."),
+        typer.Option(
+            "--skip-import",
+            metavar="MODULE",
+            help="Do not import this module in the run (repeatable).",
+        ),
     ] = None,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", help="auto, bwrap or unshare (root only).")
+        str, typer.Option("--sandbox", metavar="KIND", help="auto, bwrap or unshare (root only).")
     ] = "auto",
     max_extract_size: Annotated[
         Optional[int],
         typer.Option(
-            "--max-extract-size", help="Refuse archives that expand past this (bytes; 32 GiB)."
+            "--max-extract-size",
+            metavar="BYTES",
+            help="Refuse archives that expand past this (bytes; 32 GiB).",
         ),
     ] = None,
     max_members: Annotated[
         Optional[int],
-        typer.Option("--max-members", help="Refuse archives with more members (1,000,000)."),
+        typer.Option(
+            "--max-members", metavar="N", help="Refuse archives with more members (1,000,000)."
+        ),
     ] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -452,7 +493,10 @@ def _print_check(report: "CheckReport") -> None:
 def config_command(
     paths: Annotated[
         Optional[list[Path]],
-        typer.Argument(help="Project folders or pyproject.toml files (default: current folder)."),
+        typer.Argument(
+            metavar="PATHS",
+            help="Project folders or pyproject.toml files (default: current folder).",
+        ),
     ] = None,
     target: Target = None,
     check: Annotated[
