@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import sys
@@ -69,6 +70,7 @@ class ExportResult:
     seconds: float
     findings: tuple[Finding, ...]
     archive: ArchiveSummary | None = None
+    label: str = ""  # what was exported, for messages: the venv, or the project of `build`
     isolation: str = ""  # how the export's imports were run ("bwrap", ...); "" if not run
     host_requirements: tuple[str, ...] = ()  # what the target host must provide
     bytecode: CompileSummary | None = None  # None: not compiled (--no-compile, or no X.Y)
@@ -223,6 +225,7 @@ def export(
     return ExportResult(
         out=out,
         plan=plan,
+        label=str(src),
         files=plan.count(CopyFile) + plan.count(WriteFile),
         bytes=total,
         patched=patched,
@@ -387,7 +390,7 @@ def build(
             extras=opts.extras,
             no_dev=opts.no_dev,
         )
-        return export(
+        result = export(
             venv,
             out,
             export_options(opts),
@@ -400,6 +403,7 @@ def build(
             sbom_path=sbom_path,
             compile=compile_options(opts),
         )
+        return dataclasses.replace(result, label=f"the project {project}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

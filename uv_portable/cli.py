@@ -562,7 +562,8 @@ def _report(result: "api.ExportResult", as_json: bool) -> None:
     if result.archive is not None:
         size += f" -> {result.archive.bytes_out / 1e6:.1f} MB"
     _say(
-        f"exported {result.plan.source.path} (CPython {base.version_str}) to {result.out}: "
+        f"exported {result.label or result.plan.source.path} (CPython {base.version_str}) "
+        f"to {result.out}: "
         f"{result.files} files, {size}, {result.patched} binaries patched, "
         f"{result.seconds:.1f}s"
     )

@@ -51,6 +51,7 @@ def test_build_default_target_is_an_archive_without_dev_group(
     proc = _cli("build", cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert "config: [tool.uv-portable]" in proc.stderr
+    assert f"exported the project {project} (CPython" in proc.stderr  # not its temporary venv
     archive = project / "dist" / "demo.tar.gz"
     assert not (project / ".venv").exists(), "build must not create or touch the project's .venv"
     unpacked = tmp_path / "unpacked"
