@@ -4,30 +4,45 @@ No `from __future__ import annotations` here: typer reads these annotations at r
 older typer releases (the ones Python 3.9 gets) do not resolve string annotations.
 """
 
-import contextlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from uv_portable import __version__
-from uv_portable.config import INVALIDATION_MODES, Options, check_config, load_config
-from uv_portable.entry import say as _say
-from uv_portable.entry import show_error
-from uv_portable.errors import Interrupted, UsageError, UvPortableError
+from uv_portable.cli_options import (
+    AllowMissing,
+    Arcroot,
+    AsJson,
+    Base,
+    Bundle,
+    Compile,
+    Exclude,
+    Force,
+    Format,
+    InvalidationMode,
+    KeepConfig,
+    KeepTests,
+    Level,
+    NoVerify,
+    Sbom,
+    Target,
+    TargetGlibc,
+    Threads,
+)
+from uv_portable.config import Options, check_config, export_overrides, load_config
+from uv_portable.errors import Interrupted, UsageError
+from uv_portable.exits import exit_code_for
+from uv_portable.exits import say as _say
+from uv_portable.render import print_check, print_plan, progress_factory, report_export
 
 # The pipeline (ELF/Mach-O readers, archive writers, rich) is imported by the commands that
 # use it, so that `--version`, `--help` and `config --check` start quickly.
-if TYPE_CHECKING:
-    from uv_portable import api
-    from uv_portable.check import CheckReport
-    from uv_portable.model import Plan
 
 # typer vendors click in recent versions and depends on it in older ones: find its base class.
 _ClickException: type[Exception] = next(
@@ -43,117 +58,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: rendering it with rich costs ~0.3 s of imports
 )
 
-# Options shared by export and build. Optional[...] because typer needs it on Python 3.9.
-Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-NoVerify = Annotated[bool, typer.Option("--no-verify", help="Skip the check of the result.")]
-Format = Annotated[
-    Optional[str],
-    typer.Option(
-        "--format", metavar="FMT", help="dir, tar, tar.gz, tgz, tar.zst or zip (default: from OUT)."
-    ),
-]
-Level = Annotated[
-    Optional[int],
-    typer.Option("--level", metavar="N", help="Compression level (gzip/zip 0-9, zstd 1-22)."),
-]
-Threads = Annotated[
-    Optional[int],
-    typer.Option("--threads", metavar="N", help="Compression threads (default: all cores)."),
-]
-Arcroot = Annotated[
-    Optional[str],
-    typer.Option("--arcroot", metavar="NAME", help="Put the archive's members under this folder."),
-]
-KeepTests = Annotated[
-    Optional[bool],
-    typer.Option("--keep-tests/--no-keep-tests", help="Keep the standard library's tests."),
-]
-KeepConfig = Annotated[
-    Optional[bool],
-    typer.Option(
-        "--keep-config/--no-keep-config",
-        help="Keep the static libpython in lib/pythonX.Y/config-*/ (for embedding).",
-    ),
-]
-Exclude = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--exclude", metavar="GLOB", help="Leave out output paths matching this glob (repeatable)."
-    ),
-]
-TargetGlibc = Annotated[
-    Optional[str],
-    typer.Option(
-        "--target-glibc",
-        metavar="VERSION",
-        help='Refuse files needing a newer glibc ("2.28", "manylinux2014").',
-    ),
-]
-AllowMissing = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--allow-missing", metavar="LIB", help="A library the target host provides (repeatable)."
-    ),
-]
-Bundle = Annotated[
-    Optional[bool],
-    typer.Option("--bundle/--no-bundle", help="Copy in shared libraries the target may lack."),
-]
-Compile = Annotated[
-    Optional[bool],
-    typer.Option(
-        "--compile/--no-compile",
-        help="Compile every .py to bytecode that stays valid in archives (default: on).",
-    ),
-]
-InvalidationMode = Annotated[
-    Optional[str],
-    typer.Option(
-        "--invalidation-mode",
-        metavar="MODE",
-        help="unchecked-hash (default) or checked-hash (for sources edited on the target).",
-    ),
-]
-Sbom = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--sbom",
-        metavar="PATH",
-        help="Also write the CycloneDX SBOM here (it is always in the tree).",
-    ),
-]
-Base = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--base", metavar="PATH", help="A Windows venv's base CPython folder, as seen from here."
-    ),
-]
-Target = Annotated[
-    Optional[str],
-    typer.Option(
-        "--target", metavar="NAME", help="Use [tool.uv-portable.targets.NAME] of the config."
-    ),
-]
-
-
-def _interactive() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI")
-
-
-@contextlib.contextmanager
-def _rich_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    columns = ("{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-def _progress() -> "Optional[api.ProgressFactory]":
-    return _rich_progress if _interactive() else None
-
 
 def _version(value: bool) -> None:
     if value:
@@ -168,42 +72,6 @@ def _root(
     ] = False,
 ) -> None:
     """Make uv virtual environments self-contained and relocatable."""
-
-
-def _export_overrides(
-    fmt: Optional[str],
-    level: Optional[int],
-    threads: Optional[int],
-    arcroot: Optional[str],
-    keep_tests: Optional[bool],
-    keep_config: Optional[bool],
-    exclude: Optional[list[str]],
-    target_glibc: Optional[str],
-    allow_missing: Optional[list[str]],
-    bundle: Optional[bool],
-    compile_: Optional[bool],
-    invalidation_mode: Optional[str],
-) -> dict[str, Any]:
-    """The export options that `export` and `build` share, as Options field overrides."""
-    if invalidation_mode is not None and invalidation_mode not in INVALIDATION_MODES:
-        raise UsageError(
-            f"unknown invalidation mode {invalidation_mode!r}",
-            "use " + " or ".join(INVALIDATION_MODES),
-        )
-    return {
-        "compile": compile_,
-        "invalidation_mode": invalidation_mode,
-        "format": fmt,
-        "compression_level": level,
-        "threads": threads,
-        "arcroot": arcroot,
-        "keep_tests": keep_tests,
-        "keep_config": keep_config,
-        "exclude": exclude,
-        "target_glibc": target_glibc,
-        "allow_missing": allow_missing,
-        "bundle": bundle,
-    }
 
 
 def _project_config(project: Path, target: Optional[str]) -> Options:
@@ -250,7 +118,7 @@ def export(
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
     cwd = Path.cwd()
     opts = _project_config(cwd, target).merged(
-        **_export_overrides(
+        **export_overrides(
             fmt,
             level,
             threads,
@@ -284,7 +152,7 @@ def export(
         if as_json:
             print(json.dumps(plan.to_json(), indent=2))
         else:
-            _print_plan(plan)
+            print_plan(plan)
         api.refuse_if_needed(plan)
         return
     archive = api.archive_options(output_format(out, opts.format), opts)
@@ -296,13 +164,13 @@ def export(
         force=force,
         verify=not no_verify,
         say=_say,
-        progress=_progress(),
+        progress=progress_factory(),
         make_parent=from_config,
         compile=compile_options(opts),
         sbom_path=sbom,
         base=base_path,
     )
-    _report(result, as_json)
+    report_export(result, as_json)
 
 
 @app.command()
@@ -362,7 +230,7 @@ def build(
         python=python,
         groups=group,
         extras=extra,
-        **_export_overrides(
+        **export_overrides(
             fmt,
             level,
             threads,
@@ -386,10 +254,10 @@ def build(
         force=force,
         verify=not no_verify,
         say=_say,
-        progress=_progress(),
+        progress=progress_factory(),
         sbom_path=sbom,
     )
-    _report(result, as_json)
+    report_export(result, as_json)
 
 
 @app.command("check")
@@ -455,38 +323,9 @@ def check_command(
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        _print_check(report)
+        print_check(report)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _print_check(report: "CheckReport") -> None:
-    print(f"checked: {report.path}")
-    shown = list(report.findings)
-    width = max((len(f.code) for f in shown), default=0)
-    for f in shown:
-        print(f"{f.severity:<8} {f.code:<{width}}  {f.path}: {f.message}")
-        if f.hint:
-            print(f"{'':<8} {'':<{width}}  hint: {f.hint}")
-    run = report.run
-    if run is not None:
-        if not run.started:
-            print(f"run:     FAILED ({run.isolation}): {run.message}")
-        else:
-            baseline = "the manifest's baseline" if report.manifest else "no manifest"
-            print(
-                f"run:     interpreter started ({run.isolation}); {len(run.imported)} modules "
-                f"imported, {len(run.failed)} failed ({baseline})"
-            )
-    if not report.manifest:
-        print("manifest: none (not made by uv-portable, or made before 0.1): static checks only")
-    for requirement in report.host_requirements:
-        print(f"needs:   {requirement}")
-    print(f"glibc:   >= {report.glibc_floor or 'any'}")
-    errors = sum(1 for f in report.findings if f.severity == "error")
-    warnings = sum(1 for f in report.findings if f.severity == "warning")
-    verdict = "self-contained" if report.ok else "NOT self-contained"
-    print(f"result:  {verdict} ({errors} error(s), {warnings} warning(s))")
 
 
 @app.command("config")
@@ -520,122 +359,6 @@ def config_command(
                 print(f"{key} = {json.dumps(value)}")
 
 
-def _report(result: "api.ExportResult", as_json: bool) -> None:
-    if as_json:
-        from uv_portable.model import finding_json
-
-        summary: dict[str, Any] = {
-            "output": str(result.out),
-            "files": result.files,
-            "bytes": result.bytes,
-            "patched_binaries": result.patched,
-            "seconds": round(result.seconds, 3),
-            "notes": list(result.plan.notes),
-            "findings": [finding_json(f) for f in result.findings],
-            "verified_with": result.isolation or None,
-            "host_requirements": list(result.host_requirements),
-            "missing_libraries": [m.to_json() for m in result.plan.missing],
-        }
-        if result.archive is not None:
-            summary["archive_bytes"] = result.archive.bytes_out
-        if result.bytecode is not None:
-            b = result.bytecode
-            summary["bytecode"] = {
-                "sources": b.sources,
-                "compiled": b.compiled,
-                "reused": b.converted + b.kept,
-                "failed": [{"path": p, "error": e} for p, e in b.failed],
-                "bytes_added": b.bytes_added,
-                "seconds": round(b.seconds, 3),
-            }
-        floor = result.plan.glibc_floor
-        summary["glibc_floor"] = str(floor) if floor else None
-        summary["glibc_per_file"] = {d: str(v) for d, v in result.plan.glibc}
-        summary["bundled"] = [{"soname": s, "from": p} for s, p in result.plan.bundled]
-        print(json.dumps(summary, indent=2))
-        return
-    for f in result.findings:
-        if f.severity == "warning":
-            _say(f"warning: {f.path}: {f.message}")
-    base = result.plan.source.base
-    size = f"{result.bytes / 1e6:.1f} MB"
-    if result.archive is not None:
-        size += f" -> {result.archive.bytes_out / 1e6:.1f} MB"
-    _say(
-        f"exported {result.label or result.plan.source.path} (CPython {base.version_str}) "
-        f"to {result.out}: "
-        f"{result.files} files, {size}, {result.patched} binaries patched, "
-        f"{result.seconds:.1f}s"
-    )
-    if result.isolation:
-        how = "in place: no sandbox here" if result.isolation == "none" else result.isolation
-        _say(f"verified: the export imports what the source imports ({how})")
-    if result.host_requirements:
-        _say(f"needs from the target host: {'; '.join(result.host_requirements)}")
-    if base.platform == "linux":
-        _say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
-    elif base.platform == "windows":
-        _say("runs on 64-bit Windows 10 or newer (x64)")
-    else:
-        _say("runs on macOS")
-
-
-def _print_plan(plan: "Plan") -> None:
-    from uv_portable.model import (
-        CopyFile,
-        MakeDir,
-        MakeSymlink,
-        SetMachO,
-        SetSearchPath,
-        WriteFile,
-    )
-
-    base = plan.source.base
-    print(f"source:  {plan.source.path}")
-    print(f"base:    CPython {base.version_str} at {base.prefix} ({base.platform})")
-    print(
-        f"copy:    {plan.count(CopyFile)} files, {plan.count(MakeDir)} folders, "
-        f"{plan.count(MakeSymlink)} symlinks"
-    )
-    for action in plan.actions:
-        if isinstance(action, WriteFile):
-            print(f"write:   {action.dest} ({action.reason})")
-        elif isinstance(action, SetSearchPath):
-            old, new = ":".join(action.old) or "-", ":".join(action.entries) or "-"
-            print(f"patch:   {action.dest} RUNPATH {old} -> {new}")
-        elif isinstance(action, SetMachO):
-            for before, after in (*action.names, *action.rpaths):
-                print(f"patch:   {action.dest} {before} -> {after}")
-    for note in plan.notes:
-        print(f"note:    {note}")
-    print(f"glibc:   >= {plan.glibc_floor or 'any'}")
-    for f in plan.findings:
-        if f.severity != "info":
-            print(f"{f.severity}: {f.path}: {f.message}")
-
-
-def _log_path() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "uv-portable" / "uv-portable.log"
-
-
-def _crash(exc: BaseException) -> int:
-    log = _log_path()
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("w", encoding="utf-8") as fh:
-            fh.write(f"uv-portable {__version__}\nargv: {sys.argv}\n\n")
-            import traceback
-
-            fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        where = f"the full log is in {log}"
-    except OSError:
-        where = "no log could be written"
-    _say(f"unexpected error: {type(exc).__name__}: {exc}")
-    _say(f"  this is a bug in uv-portable; {where}; please report it")
-    return 3
-
-
 def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
     raise Interrupted("Ctrl-C")
 
@@ -651,18 +374,15 @@ def run(argv: Optional[list[str]] = None) -> int:
         code = command.main(args=argv, prog_name="uv-portable", standalone_mode=False)
         if isinstance(code, int):
             return code  # non-standalone typer returns the code of an Exit
-    except UvPortableError as exc:
-        return show_error(exc)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except _ClickException as exc:
         exc.show()  # type: ignore[attr-defined]
         return int(exc.exit_code)  # type: ignore[attr-defined]
-    except (KeyboardInterrupt, Interrupted, typer.Abort):
-        _say("interrupted; nothing was written")
-        return 130
-    except Exception as exc:
-        return _crash(exc)
+    except typer.Abort:
+        return exit_code_for(KeyboardInterrupt())
+    except (Exception, KeyboardInterrupt, Interrupted) as exc:
+        return exit_code_for(exc)
     return 0
 
 

@@ -7,7 +7,7 @@ import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from uv_portable.errors import UsageError
 
@@ -193,3 +193,56 @@ def check_config(path: Path, target: str | None = None) -> None:
     load_config(project, target)
     for name in target_names(project):
         load_config(project, name)
+
+
+class ExportOverrides(TypedDict):
+    """The export options given on the command line (None: not given), as Options fields."""
+
+    compile: bool | None
+    invalidation_mode: str | None
+    format: str | None
+    compression_level: int | None
+    threads: int | None
+    arcroot: str | None
+    keep_tests: bool | None
+    keep_config: bool | None
+    exclude: list[str] | None
+    target_glibc: str | None
+    allow_missing: list[str] | None
+    bundle: bool | None
+
+
+def export_overrides(
+    fmt: str | None,
+    level: int | None,
+    threads: int | None,
+    arcroot: str | None,
+    keep_tests: bool | None,
+    keep_config: bool | None,
+    exclude: list[str] | None,
+    target_glibc: str | None,
+    allow_missing: list[str] | None,
+    bundle: bool | None,
+    compile_: bool | None,
+    invalidation_mode: str | None,
+) -> ExportOverrides:
+    """The export options that `export` and `build` share, checked, as Options overrides."""
+    if invalidation_mode is not None and invalidation_mode not in INVALIDATION_MODES:
+        raise UsageError(
+            f"unknown invalidation mode {invalidation_mode!r}",
+            "use " + " or ".join(INVALIDATION_MODES),
+        )
+    return ExportOverrides(
+        compile=compile_,
+        invalidation_mode=invalidation_mode,
+        format=fmt,
+        compression_level=level,
+        threads=threads,
+        arcroot=arcroot,
+        keep_tests=keep_tests,
+        keep_config=keep_config,
+        exclude=exclude,
+        target_glibc=target_glibc,
+        allow_missing=allow_missing,
+        bundle=bundle,
+    )

@@ -8,23 +8,7 @@ from pathlib import Path
 
 from uv_portable import __version__
 from uv_portable.errors import UvPortableError
-
-
-def say(message: str) -> None:
-    """Print one line of uv-portable's own output to stderr."""
-    print(f"uv-portable: {message}", file=sys.stderr)
-
-
-def show_error(exc: UvPortableError) -> int:
-    """Print a user error (and an external tool's last words) and return its exit code."""
-    output = getattr(exc, "output", "")
-    if output:  # an external tool failed: show the end of what it said
-        for line in output.splitlines()[-20:]:
-            print(f"  | {line}", file=sys.stderr)
-    say(f"error: {exc.message}")
-    if exc.hint:
-        say(f"  hint: {exc.hint}")
-    return exc.exit_code
+from uv_portable.exits import show_error
 
 
 def _config_check_args(argv: list[str]) -> tuple[list[Path], str | None] | None:
