@@ -8,8 +8,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,9 @@ from uv_portable.bytecode import CompileOptions, CompileSummary, compile_export,
 from uv_portable.check import Caps, CheckReport, check
 from uv_portable.config import Options
 from uv_portable.distributions import importable_modules
-from uv_portable.errors import RefusedError, ToolError, VerifyError, io_error
+from uv_portable.errors import RefusedError, io_error
 from uv_portable.glibc import parse_target_glibc
-from uv_portable.importcheck import STDLIB_MODULES, baseline_of, compare
+from uv_portable.importcheck import STDLIB_MODULES
 from uv_portable.manifest import (
     MANIFEST_PATH,
     SBOM_PATH,
@@ -48,10 +48,10 @@ from uv_portable.output import (
 )
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
-from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
+from uv_portable.probe import probe_interpreter
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
-from uv_portable.verify import verify_tree
+from uv_portable.verification import Verified, verify_export
 
 Say = Callable[[str], None]
 # Given a label and a byte total, a context manager yielding an "advance by n bytes" callback.
@@ -199,7 +199,7 @@ def export(
             )
         if compile is not None:  # bytecode (issue 13): after patching, before verifying
             bytecode = compile_export(root, source.base, compile, emit, progress)
-        verified = _verify(root, plan, modules, source_run) if verify else Verified()
+        verified = verify_export(root, plan, modules, source_run) if verify else Verified()
         if verify and source_run is None:
             emit("imports not verified: the export is for another platform than this host")
         for finding in verified.findings:
@@ -236,55 +236,6 @@ def export(
         host_requirements=verified.requirements,
         bytecode=bytecode,
     )
-
-
-@dataclass(frozen=True)
-class Verified:
-    """What verification found: findings, the source's import baseline, and how it ran."""
-
-    findings: tuple[Finding, ...] = ()
-    imports: dict[str, Any] | None = None
-    isolation: str = ""
-    requirements: tuple[str, ...] = ()
-
-
-def _verify(
-    root: Path, plan: Plan, modules: tuple[str, ...], source_run: Future[ProbeRun] | None
-) -> Verified:
-    """Static checks of the staged tree, then its imports against the source's (moved, with
-    the host's Python hidden where a sandbox is available)."""
-    report = verify_tree(
-        root,
-        host_libraries=not plan.bundling,
-        tolerated=frozenset(m.soname for m in plan.missing),
-        exporting=True,
-    )
-    _raise_first_error(report.findings, "the export would not be portable")
-    if source_run is None:
-        return Verified(report.findings, requirements=report.host_requirements)
-    try:
-        run = probe_tree(root, modules)
-    except ToolError:  # no sandbox here: in place is still a test of the copied tree
-        run = probe_tree(root, modules, isolation="none")
-    baseline = baseline_of(source_run.result())
-    found = compare(baseline, run)
-    _raise_first_error(found, "the export does not do what the source venv does")
-    return Verified(
-        report.findings + tuple(found),
-        baseline.to_json(run.isolation),
-        run.isolation,
-        report.host_requirements,
-    )
-
-
-def _raise_first_error(findings: Sequence[Finding], what: str) -> None:
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise VerifyError(
-            f"{what}: {errors[0].path}: {errors[0].message}{more}",
-            errors[0].hint or "report this to uv-portable with the venv's details",
-        )
 
 
 def options_json(options: ExportOptions, archive: ArchiveOptions | None) -> dict[str, Any]:

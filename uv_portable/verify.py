@@ -14,11 +14,7 @@ from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, is_elf, read_elf
 from uv_portable.binaries.libs import tree_closure
 from uv_portable.binaries.macho import (
-    expand_load_path,
     is_macho,
-    is_system,
-    read_macho,
-    verify_signatures,
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
 from uv_portable.distributions import editable_url
@@ -27,6 +23,7 @@ from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
 from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines, sysconfig_prefix
+from uv_portable.verify_macho import macho_findings
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
 SYSTEM_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/sh", "/usr/bin/bash")
@@ -259,7 +256,7 @@ class _Verifier:
                     self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
             return
         if (".so" in name or ".dylib" in name or mode & 0o111) and is_macho(path):
-            self.macho_file(rel, path)
+            self.findings += macho_findings(rel, path, self.top)
             return
         if SO_NAME.search(name) and entry.stat().st_size > 0:
             self.add("warning", "not-elf", rel, "named like a shared library but not an ELF file")
@@ -281,73 +278,6 @@ class _Verifier:
                         f"runs {interpreter} by absolute path; moved, it breaks",
                         "export with uv-portable, which makes scripts relocatable",
                     )
-
-    def macho_file(self, rel: str, path: Path) -> None:
-        """Load paths must resolve inside the tree; signatures must match the pages."""
-        try:
-            slices = read_macho(path)
-        except BinaryFormatError as exc:
-            self.add("error", "broken-macho", rel, exc.message)
-            return
-        origin, exe_dir = str(path.parent), f"{self.top}/bin"
-        hint = "export with uv-portable, which rewrites it to @loader_path"
-        for sl in slices:
-            for load in sl.loads:
-                if is_system(load):
-                    continue
-                if load.startswith("/"):
-                    self.add("error", "abs-load-path", rel, f"{sl.arch} loads {load}", hint)
-                elif load.startswith(("@loader_path", "@executable_path")):
-                    target = expand_load_path(load, origin, exe_dir)
-                    if not (is_within(target, self.top) and os.path.isfile(target)):
-                        self.add(
-                            "error",
-                            "unresolved-dylib",
-                            rel,
-                            f"{sl.arch} loads {load}, which is not in the tree",
-                        )
-                elif load.startswith("@rpath/"):
-                    found = any(
-                        os.path.isfile(
-                            posixpath.join(
-                                expand_load_path(r, origin, exe_dir), load[len("@rpath/") :]
-                            )
-                        )
-                        for r in sl.rpaths
-                    )
-                    if not found:
-                        self.add(
-                            "warning",
-                            "unresolved-rpath",
-                            rel,
-                            f"{sl.arch} loads {load}; no LC_RPATH of the file finds it "
-                            "(its loader's may)",
-                        )
-            ident = sl.install_name
-            if ident and ident.startswith("/") and not is_system(ident):
-                self.add(
-                    "warning",
-                    "abs-install-name",
-                    rel,
-                    f"install name {ident} is absolute (harmless unless something links "
-                    "against it)",
-                )
-            for rpath in sl.rpaths:
-                if rpath.startswith("/"):
-                    self.add(
-                        "warning",
-                        "abs-rpath",
-                        rel,
-                        f"LC_RPATH {rpath} points outside the tree and never resolves there",
-                    )
-        for problem in verify_signatures(path):
-            self.add(
-                "error",
-                "bad-signature",
-                rel,
-                f"code signature does not match: {problem}",
-                "re-sign it (`codesign --force --sign -`) or re-export with uv-portable",
-            )
 
     @staticmethod
     def _worth_scanning(rel: str, name: str, entry: os.DirEntry[str]) -> bool:
