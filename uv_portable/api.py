@@ -49,13 +49,13 @@ from uv_portable.output import (
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.probe import probe_interpreter
+from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
 from uv_portable.verification import Verified, verify_export
 
 Say = Callable[[str], None]
 # Given a label and a byte total, a context manager yielding an "advance by n bytes" callback.
-ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def export(
         )
         root = stage / "tree"
         root.mkdir()
-        with _progress(progress, "copying", total) as advance:
+        with progress_bar(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)
         patched, signed = patch_binaries(plan, root)
         if signed:
@@ -219,7 +219,7 @@ def export(
         if archive is None:
             publish(root, out, force=force)
         else:
-            with _progress(progress, f"writing {out.name}", total) as advance:
+            with progress_bar(progress, f"writing {out.name}", total) as advance:
                 summary = write_archive(root, out, archive, advance, replace=force)
     findings = verified.findings
     return ExportResult(
@@ -272,17 +272,6 @@ def _io_boundary(out: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise io_error(exc, exc.filename or out, writing=True) from exc
-
-
-@contextlib.contextmanager
-def _progress(
-    factory: ProgressFactory | None, label: str, total: int
-) -> Iterator[Callable[[int], None] | None]:
-    if factory is None:
-        yield None
-        return
-    with factory(label, total) as advance:
-        yield advance
 
 
 def archive_options(fmt: str, opts: Options) -> ArchiveOptions | None:

@@ -3,7 +3,6 @@ the bytecode stays valid whatever mtimes an archive or a target gives the files.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
@@ -11,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,12 @@ from pathlib import Path
 from uv_portable.config import INVALIDATION_MODES, Options
 from uv_portable.errors import ToolError, io_error
 from uv_portable.model import Interpreter
+from uv_portable.progress import ProgressFactory, progress_bar
 
 # Files per worker process. Each batch gets a fresh process: marshal's output depends on what
 # the process compiled before (reference counts decide FLAG_REF), so a fixed batching makes
 # the pycs reproducible whatever the number of workers.
 BATCH = 96
-ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def compile_tree(
     workers = options.workers or os.cpu_count() or 1
     total = sum(size for _, size in sources)
     with (
-        _bar(progress, "compiling bytecode", total) as advance,
+        progress_bar(progress, "compiling bytecode", total) as advance,
         ThreadPoolExecutor(workers) as pool,
     ):
         jobs = [pool.submit(_run_batch, argv, root, [p for p, _ in b]) for b in batches]
@@ -224,17 +223,6 @@ def compile_export(
     summary = compile_tree(root, base.libdir_name, python, options, progress)
     say(summary.note())
     return summary
-
-
-@contextlib.contextmanager
-def _bar(
-    factory: ProgressFactory | None, label: str, total: int
-) -> Iterator[Callable[[int], None] | None]:
-    if factory is None:
-        yield None
-        return
-    with factory(label, total) as advance:
-        yield advance
 
 
 __all__ = ["INVALIDATION_MODES", "CompileOptions", "CompileSummary", "compile_export"]

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from uv_portable.exits import say
 
 if TYPE_CHECKING:
-    from uv_portable.api import ExportResult, ProgressFactory
+    from uv_portable.api import ExportResult
     from uv_portable.check import CheckReport
     from uv_portable.model import Plan
+    from uv_portable.progress import ProgressFactory
 
 
 def _interactive() -> bool:

@@ -97,6 +97,24 @@ def base_kind(base: Interpreter) -> str:
     return "pyenv/self-built"
 
 
+def read_cpython_cfg(venv: Path) -> tuple[tuple[str, str], ...]:
+    """A venv's pyvenv.cfg, checked to name CPython (Linux, macOS and Windows venvs alike)."""
+    cfg_file = venv / "pyvenv.cfg"
+    try:
+        cfg = parse_pyvenv_cfg(cfg_file.read_text(encoding="utf-8", errors="surrogateescape"))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot read {cfg_file}: {exc.strerror}", "check its permissions"
+        ) from exc
+    implementation = dict(cfg).get("implementation", "CPython")
+    if implementation.lower() != "cpython":
+        raise SourceError(
+            f"{venv} is based on {implementation}; uv-portable supports CPython only",
+            "recreate the venv with a CPython interpreter (`uv venv --python cpython@3.12`)",
+        )
+    return cfg
+
+
 def load_source(path: Path) -> SourceEnv:
     """Read a venv and locate its base interpreter; raise SourceError if unusable."""
     venv = Path(os.path.abspath(path))
@@ -108,19 +126,8 @@ def load_source(path: Path) -> SourceEnv:
             f"{venv} is not a virtual environment (no pyvenv.cfg)",
             "pass the venv folder (e.g. .venv); " + _HINT_CREATE,
         )
-    try:
-        cfg = parse_pyvenv_cfg(cfg_file.read_text(encoding="utf-8", errors="surrogateescape"))
-    except OSError as exc:
-        raise OutputError(
-            f"cannot read {cfg_file}: {exc.strerror}", "check its permissions"
-        ) from exc
+    cfg = read_cpython_cfg(venv)
     values = dict(cfg)
-    implementation = values.get("implementation", "CPython")
-    if implementation.lower() != "cpython":
-        raise SourceError(
-            f"{venv} is based on {implementation}; uv-portable supports CPython only",
-            "recreate the venv with a CPython interpreter (`uv venv --python cpython@3.12`)",
-        )
     version = _parse_version(values.get("version_info") or values.get("version") or "")
     if version is None:
         raise SourceError(f"{cfg_file} names no Python version", _HINT_CREATE)

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from uv_portable.errors import OutputError, SourceError, UsageError
+from uv_portable.errors import SourceError, UsageError
 from uv_portable.model import Interpreter, SourceEnv
-from uv_portable.scripts import parse_pyvenv_cfg
+from uv_portable.source import read_cpython_cfg
 from uv_portable.windows.pe import PeFormatError, read_pe
 
 MIN_VERSION = (3, 9)
@@ -99,19 +99,8 @@ def load_windows_venv(path: Path, base: Path | None = None) -> WindowsVenv:
     """Read a Windows venv and locate its base install; raise SourceError if unusable."""
     venv = Path(os.path.abspath(path))
     cfg_file = venv / "pyvenv.cfg"
-    try:
-        cfg = parse_pyvenv_cfg(cfg_file.read_text(encoding="utf-8", errors="surrogateescape"))
-    except OSError as exc:
-        raise OutputError(
-            f"cannot read {cfg_file}: {exc.strerror}", "check its permissions"
-        ) from exc
+    cfg = read_cpython_cfg(venv)
     values = dict(cfg)
-    implementation = values.get("implementation", "CPython")
-    if implementation.lower() != "cpython":
-        raise SourceError(
-            f"{venv} is based on {implementation}; uv-portable supports CPython only",
-            "recreate the venv with a CPython interpreter",
-        )
     version = _version(values, cfg_file)
     venv_python = venv / "Scripts" / "python.exe"
     _machine(venv_python)

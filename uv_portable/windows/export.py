@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from uv_portable.api import ExportResult, ProgressFactory, Say, options_json, refuse_if_needed
+from uv_portable.api import ExportResult, Say, options_json, refuse_if_needed
 from uv_portable.archive import ArchiveOptions, ArchiveSummary, write_archive
 from uv_portable.errors import VerifyError
 from uv_portable.manifest import (
@@ -22,16 +20,11 @@ from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Plan, WriteFile
 from uv_portable.output import check_output_location, publish, staging_dir, terminate_as_interrupt
 from uv_portable.plan import ExportOptions
+from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.sbom import make_sbom
 from uv_portable.windows.detect import load_windows_venv
 from uv_portable.windows.plan import make_windows_plan
 from uv_portable.windows.verify import verify_windows_tree
-
-
-def _progress(
-    factory: ProgressFactory | None, label: str, total: int
-) -> contextlib.AbstractContextManager[Callable[[int], None] | None]:
-    return factory(label, total) if factory is not None else contextlib.nullcontext(None)
 
 
 def plan_windows_export(src: Path, options: ExportOptions | None, base: Path | None) -> Plan:
@@ -73,7 +66,7 @@ def export_windows(
     with terminate_as_interrupt(), staging_dir(out) as stage:
         root = stage / "tree"
         root.mkdir()
-        with _progress(progress, "copying", total) as advance:
+        with progress_bar(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)
         if verify:
             found = verify_windows_tree(
@@ -95,7 +88,7 @@ def export_windows(
         if archive is None:
             publish(root, out, force=force)
         else:
-            with _progress(progress, f"writing {out.name}", total) as advance:
+            with progress_bar(progress, f"writing {out.name}", total) as advance:
                 summary = write_archive(root, out, archive, advance, replace=force)
     return ExportResult(
         out=out,
