@@ -184,7 +184,12 @@ def export(
     ):
         # The source's imports run while the tree is copied: they are the baseline.
         source_run = (
-            background.submit(probe_interpreter, source.path / "bin" / "python", modules)
+            background.submit(
+                probe_interpreter,
+                source.path / "bin" / "python",
+                modules,
+                pycache=stage / "source-pycache",  # removed with the staging folder
+            )
             if runs_here
             else None
         )

@@ -57,7 +57,9 @@ out.flush()
 os._exit(0)
 '''
 def one(name):
-    proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", CHILD, name],
+    cache = getattr(sys, "pycache_prefix", None)
+    flags = ["-X", "pycache_prefix=" + cache] if cache else ["-B"]
+    proc = subprocess.Popen([sys.executable, "-I", *flags, "-c", CHILD, name],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -133,8 +135,13 @@ def _workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _driver_args(python: str, modules: Sequence[str], timeout: float) -> list[str]:
-    return [python, "-I", "-B", "-c", _DRIVER, str(timeout), str(_workers()), *modules]
+def _driver_args(
+    python: str, modules: Sequence[str], timeout: float, pycache: Path | None = None
+) -> list[str]:
+    # Bytecode goes nowhere (-B), or to a scratch folder (pycache_prefix, Python >= 3.8) that
+    # the imports share, never next to the sources.
+    flags = ["-X", f"pycache_prefix={pycache}"] if pycache is not None else ["-B"]
+    return [python, "-I", *flags, "-c", _DRIVER, str(timeout), str(_workers()), *modules]
 
 
 def _parse(proc: subprocess.CompletedProcess[str], isolation: Isolation, where: str) -> ProbeRun:
@@ -168,12 +175,18 @@ def _parse(proc: subprocess.CompletedProcess[str], isolation: Isolation, where: 
 
 
 def probe_interpreter(
-    python: Path, modules: Sequence[str], *, timeout: float | None = None
+    python: Path,
+    modules: Sequence[str],
+    *,
+    timeout: float | None = None,
+    pycache: Path | None = None,
 ) -> ProbeRun:
-    """Import modules with an interpreter in place (the source venv's), writing no bytecode."""
+    """Import modules with an interpreter in place (the source venv's), writing no bytecode
+    beside its sources (``pycache``: a scratch folder the imports share instead)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     where = str(python.parent.parent)
-    proc = run_capture(_driver_args(str(python), modules, timeout or module_timeout()), env=env)
+    argv = _driver_args(str(python), modules, timeout or module_timeout(), pycache)
+    proc = run_capture(argv, env=env)
     if proc is None:
         return ProbeRun("none", False, where=where, message=f"cannot start {python}")
     return _parse(proc, "none", where)
