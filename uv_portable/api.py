@@ -204,7 +204,11 @@ def export(
             )
         if compile is not None:  # bytecode (issue 13): after patching, before verifying
             bytecode = compile_export(root, source.base, compile, emit, progress)
-        verified = verify_export(root, plan, modules, source_run) if verify else Verified()
+        verified = (
+            verify_export(root, plan, modules, source_run)
+            if verify
+            else Verified(requirements=plan.host_data)
+        )
         if verify and source_run is None:
             emit("imports not verified: the export is for another platform than this host")
         for finding in verified.findings:

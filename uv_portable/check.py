@@ -277,6 +277,11 @@ def _run(
     return run, findings
 
 
+def _manifest_requirements(manifest: Manifest | None) -> list[str]:
+    """What the export recorded that the target host must provide (terminfo, ...)."""
+    return list(manifest.data.get("host_requirements", [])) if manifest else []
+
+
 def check(
     path: Path,
     *,
@@ -344,5 +349,5 @@ def check(
             report.glibc,
             result,
             manifest is not None,
-            report.host_requirements,
+            tuple(sorted({*report.host_requirements, *_manifest_requirements(manifest)})),
         )

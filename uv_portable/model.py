@@ -161,6 +161,7 @@ class Plan:
     target_glibc: GlibcVersion | None = None  # the --target-glibc the plan was checked against
     missing: tuple[MissingLibrary, ...] = field(default=())  # tolerated, not shipped
     data_gaps: tuple[str, ...] = field(default=())  # data a bundled library needs, not found
+    host_data: tuple[str, ...] = field(default=())  # data the policy leaves to the target host
     distributions: tuple[Distribution, ...] = field(default=())  # of the venv's site-packages
 
     @property

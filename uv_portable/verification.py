@@ -39,7 +39,7 @@ def verify_export(
     )
     _raise_first_error(report.findings, "the export would not be portable")
     if source_run is None:
-        return Verified(report.findings, requirements=report.host_requirements)
+        return Verified(report.findings, requirements=report.host_requirements + plan.host_data)
     try:
         run = probe_tree(root, modules)
     except ToolError:  # no sandbox here: in place is still a test of the copied tree
@@ -51,7 +51,7 @@ def verify_export(
         report.findings + tuple(found),
         baseline.to_json(run.isolation),
         run.isolation,
-        report.host_requirements,
+        report.host_requirements + plan.host_data,
     )
 
 

@@ -67,6 +67,7 @@ def test_distribution_python_base_imports_what_the_source_imports(
     _, out = distro_export
     manifest = json.loads((out / "share/uv-portable/manifest.json").read_text())
     assert manifest["interpreter"]["kind"] == "distribution"
+    assert any("terminfo" in r for r in manifest["host_requirements"]), "ncurses data: the host's"
     result = _imports(out, ["cowsay", "six", "ssl", "sqlite3"])
     assert result["ok"] == {"cowsay": True, "six": True, "ssl": True, "sqlite3": True}
     assert result["prefix"] == MOUNT

@@ -11,7 +11,12 @@ import pytest
 from tests.helpers import compile_so
 from uv_portable.binaries.elf import read_elf
 from uv_portable.binaries.libs import resolve_on_host, search_dirs, tree_closure
-from uv_portable.binaries.policy import host_group, host_requirement, is_system_library
+from uv_portable.binaries.policy import (
+    host_group,
+    host_requirement,
+    is_system_library,
+    library_data,
+)
 from uv_portable.errors import UsageError
 from uv_portable.glibc import needed_glibc, parse_target_glibc, too_new
 from uv_portable.glibc_version import GlibcVersion
@@ -106,6 +111,14 @@ def test_policy_groups() -> None:
     cuda = host_requirement("libcuda.so.1", "torch")
     assert cuda is not None and cuda.startswith("CUDA needs the NVIDIA driver on the target")
     assert host_requirement("libc.so.6", "x") is None  # glibc goes without saying
+
+
+def test_library_data_policy() -> None:
+    tcl = library_data("libtcl8.6.so")
+    assert tcl is not None and (tcl.folder, tcl.marker) == ("tcl8.6", "init.tcl")
+    tinfo = library_data("libtinfo.so.6")
+    assert tinfo is not None and "terminfo" in tinfo.host_data and not tinfo.folder
+    assert library_data("libssl.so.3") is None
 
 
 def test_glibc_floor_of_a_real_binary() -> None:

@@ -55,18 +55,22 @@ def host_requirement(soname: str, module: str) -> str | None:
 
 @dataclass(frozen=True)
 class LibraryData:
-    """The data folder a library reads at run time (Tcl's script library)."""
+    """The data a library reads at run time: a folder to bundle (Tcl's script library), or
+    data left to the target host (ncurses' terminfo), said in ``host_data``."""
 
-    folder: str  # bundled as lib/<folder>
-    marker: str  # a file that shows a candidate folder is the right one
-    search: tuple[str, ...]
+    folder: str = ""  # bundled as lib/<folder>
+    marker: str = ""  # a file that shows a candidate folder is the right one
+    search: tuple[str, ...] = ()
+    host_data: str = ""  # what the target host must provide, with {soname}
 
 
 def library_data(soname: str) -> LibraryData | None:
-    """The data folder policy of a library, or None when it needs none."""
+    """The data policy of a library, or None when it needs none."""
     spec = _policy()["library_data"].get(soname)
     if not isinstance(spec, dict):
         return None
+    if "host_data" in spec:
+        return LibraryData(host_data=str(spec["host_data"]).format(soname=soname))
     return LibraryData(str(spec["folder"]), str(spec["marker"]), tuple(spec["search"]))
 
 

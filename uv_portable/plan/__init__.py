@@ -49,5 +49,6 @@ def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
         target_glibc=state.options.target_glibc,
         missing=tuple(state.missing),
         data_gaps=tuple(state.data_gaps),
+        host_data=tuple(sorted(set(state.host_data))),
         distributions=state.distributions,
     )

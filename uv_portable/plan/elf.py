@@ -182,6 +182,9 @@ def _bundle_data(state: PlanState, soname: str, library: Path) -> None:
     """Bundle the data folder a bundled library reads (Tcl's init.tcl) as lib/<folder>,
     where the library also looks relative to the interpreter."""
     spec = library_data(soname)
+    if spec is not None and spec.host_data:
+        state.host_data.append(spec.host_data)
+        return
     if spec is None or f"lib/{spec.folder}" in state.dirs:
         return
     folder = find_library_data(spec, library)

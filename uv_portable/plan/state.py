@@ -68,7 +68,8 @@ class PlanState:
     bundled_from: dict[str, str] = field(default_factory=dict)  # dylib name -> host path
     floors: dict[str, GlibcVersion] = field(default_factory=dict)  # dest -> glibc it needs
     missing: list[MissingLibrary] = field(default_factory=list)  # tolerated, not shipped
-    data_gaps: list[str] = field(default_factory=list)
+    data_gaps: list[str] = field(default_factory=list)  # data not found: the host must have it
+    host_data: list[str] = field(default_factory=list)  # data left to the host by policy
     distributions: tuple[Distribution, ...] = ()
     _owners: dict[str, str] = field(default_factory=dict)
 
