@@ -126,7 +126,9 @@ def test_tree_is_self_contained(exported: Exported) -> None:
             assert not target.startswith("/"), (path, target)
             assert path.resolve().is_relative_to(exported.out.resolve()), path
     assert not (exported.out / "lib" / f"python{exported.minor}" / "test").exists()
-    assert not list((exported.out / "lib" / f"python{exported.minor}").glob("config-*"))
+    config = list((exported.out / "lib" / f"python{exported.minor}").glob("config-*"))
+    assert config and (config[0] / "Makefile").is_file(), "sysconfig names config-*/Makefile"
+    assert not list(config[0].glob("*.a")), "the static libpython is left out"
 
 
 def test_absolute_runpath_interpreter_is_made_relative(tmp_path: Path, bwrap: str) -> None:
