@@ -119,6 +119,28 @@ def pth_path_lines(text: str) -> list[str]:
     return out
 
 
+def relocate_pth(
+    text: str, is_absolute: Callable[[str], bool], relative: Callable[[str], str | None]
+) -> tuple[str | None, list[str]]:
+    """A .pth file with its absolute path lines made relative (None when nothing changed),
+    and the absolute entries that ``relative`` could not map (outside the environment)."""
+    lines = text.splitlines(keepends=True)
+    paths = set(pth_path_lines(text))
+    outside: list[str] = []
+    changed = False
+    for i, line in enumerate(lines):
+        entry = line.strip()
+        if entry not in paths or not is_absolute(entry):
+            continue
+        rel = relative(entry)
+        if rel is None:
+            outside.append(entry)
+            continue
+        lines[i] = line.replace(entry, rel)
+        changed = True
+    return ("".join(lines) if changed else None), outside
+
+
 _SYSCONFIG_FIXUP = r"""
 
 # Added by uv-portable: the values above name the prefix this interpreter was built for.

@@ -9,6 +9,7 @@ from uv_portable.scripts import (
     portable_pyvenv_cfg,
     pth_path_lines,
     relocate_activate,
+    relocate_pth,
     relocate_sysconfigdata,
     rewrite_shebang,
     trampoline,
@@ -145,3 +146,19 @@ def test_sysconfigdata_short_prefix_only_where_a_path_starts() -> None:
         "X": "/installer/y",
     }
     assert relocate_sysconfigdata(text, "/elsewhere") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "new", "outside"),
+    [
+        ("/venv/lib/pkg\n", "lib/pkg\n", []),
+        ("import sys; x = 1\n# /venv/x\n", None, []),
+        ("relative/path\n", None, []),
+        ("/elsewhere/code\n/venv/a\n", "/elsewhere/code\na\n", ["/elsewhere/code"]),
+    ],
+)
+def test_relocate_pth(text: str, new: str | None, outside: list[str]) -> None:
+    def relative(entry: str) -> str | None:
+        return entry[len("/venv/") :] if entry.startswith("/venv/") else None
+
+    assert relocate_pth(text, lambda e: e.startswith("/"), relative) == (new, outside)

@@ -19,8 +19,8 @@ from uv_portable.plan.tree import add_entries
 from uv_portable.runpath import map_into
 from uv_portable.scripts import (
     portable_pyvenv_cfg,
-    pth_path_lines,
     relocate_activate,
+    relocate_pth,
     rewrite_shebang,
 )
 
@@ -116,31 +116,24 @@ def _check_site_packages(state: PlanState) -> None:
             editable = True
             where = f"{dest_site}/{dist.dist_info.name}"
             state.findings.append(editable_finding(dist, where))
+
+    def relative(entry: str) -> str | None:
+        mapped = map_into(posixpath.normpath(entry), state.roots)
+        return None if mapped is None else posixpath.relpath(mapped, state.out(dest_site))
+
     for pth in sorted(site.glob("*.pth")):
         text = pth.read_text(encoding="utf-8", errors="surrogateescape")
-        lines = text.splitlines(keepends=True)
-        paths = set(pth_path_lines(text))
-        changed = False
-        for i, line in enumerate(lines):
-            entry = line.strip()
-            if entry not in paths or not entry.startswith("/"):
-                continue
-            mapped = map_into(posixpath.normpath(entry), state.roots)
-            if mapped is None:
-                if not editable:
-                    state.finding(
-                        "error",
-                        "absolute-pth",
-                        f"{dest_site}/{pth.name}",
-                        f"adds {entry} (outside the environment) to sys.path",
-                        "install that code into the venv non-editable, or remove the .pth",
-                    )
-                continue
-            rel = posixpath.relpath(mapped, state.out(dest_site))
-            lines[i] = line.replace(entry, rel)
-            changed = True
-        if changed:
+        new, outside = relocate_pth(text, lambda e: e.startswith("/"), relative)
+        for entry in [] if editable else outside:  # an editable install says it better
+            state.finding(
+                "error",
+                "absolute-pth",
+                f"{dest_site}/{pth.name}",
+                f"adds {entry} (outside the environment) to sys.path",
+                "install that code into the venv non-editable, or remove the .pth",
+            )
+        if new is not None:
             mode = stat.S_IMODE(pth.stat().st_mode)
-            new = "".join(lines).encode()
             reason = ".pth paths made relative"
-            state.add(WriteFile(f"{dest_site}/{pth.name}", new, mode, reason, pth), "venv")
+            data = new.encode("utf-8", errors="surrogateescape")
+            state.add(WriteFile(f"{dest_site}/{pth.name}", data, mode, reason, pth), "venv")

@@ -14,7 +14,7 @@ from uv_portable.distributions import read_distributions
 from uv_portable.errors import io_error
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFile
 from uv_portable.plan import ExportOptions
-from uv_portable.scripts import pth_path_lines, relocate_activate
+from uv_portable.scripts import relocate_activate, relocate_pth
 from uv_portable.windows.detect import WindowsVenv
 from uv_portable.windows.dlls import resolve_imports
 from uv_portable.windows.launchers import LauncherError, read_launcher, retarget
@@ -114,30 +114,24 @@ def _plan_pth(state: _State) -> None:
     site = state.venv.source.path / "Lib" / "site-packages"
     for pth in sorted(site.glob("*.pth")):
         text = pth.read_text(encoding="utf-8", errors="surrogateescape")
-        lines = text.splitlines(keepends=True)
-        paths = set(pth_path_lines(text))
-        changed = False
-        for i, line in enumerate(lines):
-            entry = line.strip()
-            if entry not in paths or not (ntpath.isabs(entry) or entry.startswith(_WIN_ABS)):
-                continue
-            rel = _relative_entry(state, entry)
-            if rel is None:
-                state.findings.append(
-                    Finding(
-                        "error",
-                        "absolute-pth",
-                        str(pth),
-                        f"adds {entry} (outside the environment) to sys.path",
-                        "install that code into the venv non-editable, or remove the .pth",
-                    )
+        new, outside = relocate_pth(
+            text,
+            lambda e: ntpath.isabs(e) or e.startswith(_WIN_ABS),
+            lambda e: _relative_entry(state, e),
+        )
+        for entry in outside:
+            state.findings.append(
+                Finding(
+                    "error",
+                    "absolute-pth",
+                    str(pth),
+                    f"adds {entry} (outside the environment) to sys.path",
+                    "install that code into the venv non-editable, or remove the .pth",
                 )
-                continue
-            lines[i] = line.replace(entry, rel)
-            changed = True
-        if changed:
+            )
+        if new is not None:
             mode = stat.S_IMODE(pth.stat().st_mode)
-            data = "".join(lines).encode()
+            data = new.encode("utf-8", errors="surrogateescape")
             dest = f"{SITE}/{pth.name}"
             state.add(WriteFile(dest, data, mode, ".pth paths made relative", pth), pth)
 
