@@ -142,12 +142,10 @@ def test_every_option_the_docs_name_exists() -> None:
                 "--execution-role-arn",
                 "--frozen",
                 "--relocatable",
-                "--python",
                 "--no-editable",
                 "--managed-python",
                 "--locked",
                 "--sign",
-                "--force",
             )
         )
     }
