@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
