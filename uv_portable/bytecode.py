@@ -18,6 +18,7 @@ from pathlib import Path
 from uv_portable.config import INVALIDATION_MODES, Options
 from uv_portable.errors import ToolError, io_error
 from uv_portable.model import Interpreter
+from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
 
 # Files per worker process. Each batch gets a fresh process: marshal's output depends on what
@@ -194,13 +195,8 @@ def host_interpreter(base: Interpreter) -> Path | None:
 
 def _is_cpython(python: Path, minor: str) -> bool:
     code = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
-    try:
-        proc = subprocess.run(
-            [str(python), "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.stdout.split() == ["cpython", minor]
+    proc = run_capture([str(python), "-I", "-S", "-c", code], timeout=30)
+    return proc is not None and proc.stdout.split() == ["cpython", minor]
 
 
 def compile_export(

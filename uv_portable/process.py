@@ -1,4 +1,7 @@
-"""The one wrapper through which every external tool (patchelf, uv, ...) runs."""
+"""The wrapper through which external tools run: run_tool for tools whose failure is an error
+(patchelf, uv), run_capture for facts (dpkg, an interpreter's version, the smoke runner).
+Two runners stream to their child or bound each child's time themselves, and say so: the
+bytecode workers (bytecode.py, paths on stdin) and Wine (windows/wine.py)."""
 
 from __future__ import annotations
 
