@@ -211,11 +211,8 @@ def export(
         )
         if verify and source_run is None:
             emit("imports not verified: the export is for another platform than this host")
-        for finding in verified.findings:
-            if finding.code == "broken-in-source":
-                emit(f"warning: import {finding.path}: {finding.message}")
         facts = ExportFacts(
-            options=options_json(options or ExportOptions(), archive),
+            options=options_json(options or ExportOptions(), archive, compile),
             host_requirements=verified.requirements,
             imports=verified.imports,
         )
@@ -247,9 +244,14 @@ def export(
     )
 
 
-def options_json(options: ExportOptions, archive: ArchiveOptions | None) -> dict[str, Any]:
+def options_json(
+    options: ExportOptions,
+    archive: ArchiveOptions | None,
+    compile: CompileOptions | None = None,
+) -> dict[str, Any]:
     """The options that shaped the tree, for the manifest (never the output's path)."""
     return {
+        "bytecode": compile.invalidation if compile is not None else None,
         "keep_tests": options.keep_tests,
         "keep_config": options.keep_config,
         "exclude": list(options.exclude),
