@@ -22,7 +22,12 @@ from uv_portable.distributions import importable_modules, read_distributions
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.glibc import parse_target_glibc, too_new
 from uv_portable.glibc_version import GlibcVersion, floor_of
-from uv_portable.importcheck import STDLIB_MODULES, judge_against_manifest, judge_without_baseline
+from uv_portable.importcheck import (
+    STDLIB_MODULES,
+    ImportBaseline,
+    compare,
+    judge_without_baseline,
+)
 from uv_portable.manifest import (
     MANIFEST_PATH,
     Manifest,
@@ -269,7 +274,8 @@ def _run(
         return run, [Finding("error", "no-sandbox", ".", run.message)]
     if baseline is not None:
         must = (*STDLIB_MODULES, *baseline, *imports)
-        findings = judge_against_manifest(must, manifest.broken_in_source if manifest else {}, run)
+        broken = manifest.broken_in_source if manifest else {}
+        findings = compare(ImportBaseline(tuple(must), broken), run)
     else:
         findings = judge_without_baseline(run)
         asked = set(imports)

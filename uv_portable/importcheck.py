@@ -4,7 +4,6 @@ export; what fails in both is the source's problem, recorded, never the export's
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,13 +109,6 @@ def compare(baseline: ImportBaseline, run: ProbeRun) -> list[Finding]:
         for module, error in sorted(baseline.broken.items())
     ]
     return findings
-
-
-def judge_against_manifest(
-    baseline: Sequence[str], broken: dict[str, str], run: ProbeRun
-) -> list[Finding]:
-    """``check --run`` with a manifest: every baseline module must import."""
-    return compare(ImportBaseline(tuple(baseline), broken), run)
 
 
 def judge_without_baseline(run: ProbeRun) -> list[Finding]:
