@@ -22,7 +22,13 @@ from uv_portable.archive import (
     write_archive,
 )
 from uv_portable.build import create_project_venv, temporary_venv_dir
-from uv_portable.bytecode import CompileOptions, CompileSummary, compile_export, compile_options
+from uv_portable.bytecode import (
+    CompileOptions,
+    CompileSummary,
+    compile_copies,
+    compile_export,
+    compile_options,
+)
 from uv_portable.check import Caps, CheckReport, check
 from uv_portable.config import Options
 from uv_portable.distributions import importable_modules
@@ -180,7 +186,7 @@ def export(
         terminate_as_interrupt(),
         _io_boundary(out),
         staging_dir(out) as stage,
-        ThreadPoolExecutor(max_workers=1) as background,
+        ThreadPoolExecutor(max_workers=2) as background,
     ):
         # The source's imports run while the tree is copied: they are the baseline.
         source_run = (
@@ -195,6 +201,10 @@ def export(
         )
         root = stage / "tree"
         root.mkdir()
+        # Sources that come without pycs are compiled while the tree is copied.
+        early = (
+            background.submit(compile_copies, root, plan, source.base, compile) if compile else None
+        )
         with progress_bar(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)
         patched, signed = patch_binaries(plan, root)
@@ -203,7 +213,8 @@ def export(
                 f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages in place"
             )
         if compile is not None:  # bytecode (issue 13): after patching, before verifying
-            bytecode = compile_export(root, source.base, compile, emit, progress)
+            done = early.result() if early is not None else None
+            bytecode = compile_export(root, source.base, compile, emit, progress, done)
         verified = (
             verify_export(root, plan, modules, source_run)
             if verify

@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from uv_portable.config import INVALIDATION_MODES, Options
 from uv_portable.errors import ToolError, io_error
-from uv_portable.model import Interpreter
+from uv_portable.model import CopyFile, Interpreter, Plan
 from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
 
@@ -47,6 +48,21 @@ class CompileSummary:
     failed: tuple[tuple[str, str], ...]  # (path, error) of sources that do not compile
     bytes_added: int
     seconds: float
+    done: frozenset[str] = frozenset()  # sources whose pycs are valid now
+
+    def __add__(self, later: CompileSummary) -> CompileSummary:
+        """This pass followed by a later one over the other sources."""
+        return CompileSummary(
+            python=later.python,
+            sources=self.sources - len(self.failed) + later.sources,
+            compiled=self.compiled + later.compiled,
+            converted=self.converted + later.converted,
+            kept=self.kept + later.kept,
+            failed=later.failed,  # a source that failed early is tried again later
+            bytes_added=self.bytes_added + later.bytes_added,
+            seconds=self.seconds + later.seconds,
+            done=self.done | later.done,
+        )
 
     def note(self) -> str:
         """One line for the user."""
@@ -68,9 +84,18 @@ def _worker_argv(python: Path, checked: bool) -> list[str]:
     return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0"]
 
 
-def _sources(root: Path, libdir: str) -> list[tuple[str, int]]:
-    """Every regular .py file below lib/<libdir>, as (path relative to root, size), sorted."""
-    found: list[tuple[str, int]] = []
+class Source(NamedTuple):
+    """A .py file of the export: its path relative to the export, its size, and the identical
+    file to read it from when not the export's (None)."""
+
+    rel: str
+    size: int
+    read_from: Path | None = None
+
+
+def _sources(root: Path, libdir: str, skip: frozenset[str]) -> list[Source]:
+    """Every regular .py file below lib/<libdir> not in skip, sorted."""
+    found: list[Source] = []
 
     def walk(folder: str) -> None:
         with os.scandir(root / folder) as it:
@@ -80,21 +105,45 @@ def _sources(root: Path, libdir: str) -> list[tuple[str, int]]:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name != "__pycache__":
                     walk(rel)
-            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
-                found.append((rel, entry.stat(follow_symlinks=False).st_size))
+            elif (
+                entry.name.endswith(".py")
+                and rel not in skip
+                and entry.is_file(follow_symlinks=False)
+            ):
+                found.append(Source(rel, entry.stat(follow_symlinks=False).st_size))
 
     if (root / "lib" / libdir).is_dir():
         walk(f"lib/{libdir}")
     return found
 
 
-def _run_batch(argv: list[str], root: Path, batch: Sequence[str]) -> list[dict[str, object]]:
+def early_sources(plan: Plan, libdir: str) -> list[Source]:
+    """The planned copies of .py files below lib/<libdir> that no pyc of the source comes with,
+    read from where they are copied from: they can be compiled while the tree is copied."""
+    prefix = f"lib/{libdir}/"
+    copies = [a for a in plan.actions if isinstance(a, CopyFile) and a.dest.startswith(prefix)]
+    cached = {  # "<folder>/<module>" of every planned pyc
+        f"{a.dest.rsplit('/__pycache__/', 1)[0]}/{a.dest.rsplit('/', 1)[1].split('.', 1)[0]}"
+        for a in copies
+        if "/__pycache__/" in a.dest and a.dest.endswith(".pyc")
+    }
+    return sorted(
+        Source(a.dest, a.src.stat().st_size, a.src)
+        for a in copies
+        if a.dest.endswith(".py") and a.dest[:-3] not in cached
+    )
+
+
+def _run_batch(argv: list[str], root: Path, batch: Sequence[Source]) -> list[dict[str, object]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONHASHSEED"] = "0"
+    records = (
+        (os.fsencode(s.rel), os.fsencode(s.read_from) if s.read_from else b"") for s in batch
+    )
     try:
         proc = subprocess.run(
             argv,
-            input=b"".join(os.fsencode(p) + b"\0" for p in batch),
+            input=b"".join(rel + b"\0" + copy + b"\0" for rel, copy in records),
             capture_output=True,
             cwd=root,
             env=env,
@@ -118,26 +167,26 @@ def _run_batch(argv: list[str], root: Path, batch: Sequence[str]) -> list[dict[s
 
 def compile_tree(
     root: Path,
-    libdir: str,
+    sources: Sequence[Source],
     python: Path,
     options: CompileOptions,
     progress: ProgressFactory | None = None,
 ) -> CompileSummary:
-    """Compile every .py below root/lib/<libdir> into __pycache__ with python."""
+    """Compile sources (paths relative to root) into __pycache__ below root with python."""
     started = time.monotonic()
-    sources = _sources(root, libdir)
     argv = _worker_argv(python, options.invalidation == "checked-hash")
     batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)]
     counts = {"compiled": 0, "converted": 0, "kept": 0}
     failed: list[tuple[str, str]] = []
+    done: list[str] = []
     added = 0
     workers = options.workers or os.cpu_count() or 1
-    total = sum(size for _, size in sources)
+    total = sum(s.size for s in sources)
     with (
         progress_bar(progress, "compiling bytecode", total) as advance,
         ThreadPoolExecutor(workers) as pool,
     ):
-        jobs = [pool.submit(_run_batch, argv, root, [p for p, _ in b]) for b in batches]
+        jobs = [pool.submit(_run_batch, argv, root, b) for b in batches]
         try:
             for batch, job in zip(batches, jobs):
                 for result in job.result():
@@ -146,9 +195,10 @@ def compile_tree(
                         failed.append((str(result["p"]), str(result.get("e", ""))))
                     else:
                         counts[status] += 1
+                        done.append(str(result["p"]))
                     added += int(str(result["b"]))
                 if advance is not None:
-                    advance(sum(size for _, size in batch))
+                    advance(sum(s.size for s in batch))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -161,6 +211,7 @@ def compile_tree(
         failed=tuple(failed),
         bytes_added=added,
         seconds=time.monotonic() - started,
+        done=frozenset(done),
     )
 
 
@@ -199,26 +250,52 @@ def _is_cpython(python: Path, minor: str) -> bool:
     return proc is not None and proc.stdout.split() == ["cpython", minor]
 
 
+def _on_host(base: Interpreter) -> bool:
+    return base.platform == ("macos" if sys.platform == "darwin" else "linux")
+
+
+def compile_copies(
+    root: Path, plan: Plan, base: Interpreter, options: CompileOptions
+) -> CompileSummary | None:
+    """Compile the sources that no pyc comes with, read from where the plan copies them
+    (early_sources), into root while root is still being filled: with the base interpreter the
+    export copies, so the pycs are those its own would write. None for another platform."""
+    if not _on_host(base):
+        return None
+    return compile_tree(root, early_sources(plan, base.libdir_name), base.executable, options)
+
+
 def compile_export(
     root: Path,
     base: Interpreter,
     options: CompileOptions,
     say: Callable[[str], None],
     progress: ProgressFactory | None = None,
+    early: CompileSummary | None = None,
 ) -> CompileSummary | None:
     """Compile an export's bytecode with its own interpreter, or a host CPython of the same
-    X.Y for another platform's export; None (and a note) when there is none."""
-    host = "macos" if sys.platform == "darwin" else "linux"
-    python = root / "bin" / base.libdir_name if base.platform == host else host_interpreter(base)
+    X.Y for another platform's export; None (and a note) when there is none. Sources that an
+    early pass (compile_copies) made valid pycs for are not read again."""
+    python = root / "bin" / base.libdir_name if _on_host(base) else host_interpreter(base)
     if python is None:
         say(
             f"bytecode not compiled: no CPython {base.version[0]}.{base.version[1]} on this "
             f"host to compile a {base.platform} export with"
         )
         return None
-    summary = compile_tree(root, base.libdir_name, python, options, progress)
+    skip = early.done if early is not None else frozenset()
+    sources = _sources(root, base.libdir_name, skip)
+    summary = compile_tree(root, sources, python, options, progress)
+    if early is not None:
+        summary = early + summary
     say(summary.note())
     return summary
 
 
-__all__ = ["INVALIDATION_MODES", "CompileOptions", "CompileSummary", "compile_export"]
+__all__ = [
+    "INVALIDATION_MODES",
+    "CompileOptions",
+    "CompileSummary",
+    "compile_copies",
+    "compile_export",
+]

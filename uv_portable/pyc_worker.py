@@ -2,7 +2,10 @@
 interpreter (CPython 3.9+) as ``-c`` source, never imported by uv-portable. The driver puts
 ``del sys.path[0]`` first, so the working folder (the export) shadows no module.
 
-Reads NUL-separated source paths on stdin; argv: ``checked`` ("0"/"1"). Prints one JSON line
+Reads NUL-separated pairs on stdin: the source's path in the export, relative to the working
+folder, then the file to read it from (empty: that same path; else an identical copy elsewhere,
+e.g. in the source venv while the export is still being copied). argv: ``checked`` ("0"/"1").
+Prints one JSON line
 per source: {"p": path, "s": status, "b": bytes written - bytes replaced, "e": error}, with
 status "compiled", "converted" (a valid timestamp pyc re-headed), "kept" or "failed". A write
 failure prints {"fatal": errno, "p": path, "e": strerror} and exits 2.
@@ -56,11 +59,11 @@ def _compile(source: bytes, opt: int, name: str) -> bytes:
     return marshal.dumps(code)
 
 
-def _one(path: str, rel: str, flags: int) -> tuple[str, int]:
+def _one(path: str, rel: str, flags: int, read_from: str) -> tuple[str, int]:
     """Make every wanted pyc of one source valid; return (status, bytes added)."""
-    with open(path, "rb") as fh:
+    with open(read_from, "rb") as fh:
         source = fh.read()
-    st = os.stat(path)
+        st = os.fstat(fh.fileno())
     source_hash = importlib.util.source_hash(source)
     header = _header(flags, source_hash)
     status, added = "kept", 0
@@ -98,15 +101,13 @@ def _one(path: str, rel: str, flags: int) -> tuple[str, int]:
 def main() -> int:
     """Compile the batch on stdin."""
     flags = 0b11 if sys.argv[1] == "1" else 0b01
-    data = sys.stdin.buffer.read()
+    fields = sys.stdin.buffer.read().split(b"\0")
     out = sys.stdout
-    for raw in data.split(b"\0"):
-        if not raw:
-            continue
+    for raw, copy in zip(fields[0::2], fields[1::2]):
         rel = os.fsdecode(raw)
         path = os.path.abspath(rel)
         try:
-            status, added = _one(path, rel, flags)
+            status, added = _one(path, rel, flags, os.fsdecode(copy) if copy else path)
             out.write(json.dumps({"p": rel, "s": status, "b": added}) + "\n")
         except WriteFailed as exc:
             cause = exc.args[0]

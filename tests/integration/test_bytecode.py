@@ -181,3 +181,31 @@ def test_read_only_source_folders_get_pycs(small_venv_copy: Path, tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert (out / LIB / "site-packages" / "cowsay" / "__pycache__").is_dir()
     assert _audit(out)["bad"] == []
+
+
+def test_sources_without_pycs_are_compiled_while_copying(
+    small_venv_copy: Path, tmp_path: Path
+) -> None:
+    """early_sources picks the copies of .py files no pyc of the source comes with; the export
+    compiles those from the source while it copies, and the rest after, each exactly once."""
+    from uv_portable.bytecode import early_sources
+    from uv_portable.plan import ExportOptions, make_plan
+
+    site = small_venv_copy / LIB / "site-packages"
+    (site / "fresh.py").write_text("A = 1\n")
+    (site / "cached.py").write_text("B = 2\n")
+    run([str(small_venv_copy / "bin" / "python"), "-m", "py_compile", str(site / "cached.py")])
+    source = load_source(small_venv_copy)
+    plan = make_plan(source, ExportOptions())
+    early = {s.rel: s.read_from for s in early_sources(plan, source.base.libdir_name)}
+    assert early[f"{LIB}/site-packages/fresh.py"] == site / "fresh.py"
+    assert f"{LIB}/site-packages/cached.py" not in early
+    assert all(rel.startswith(f"{LIB}/") and rel.endswith(".py") for rel in early)
+
+    proc = cli("export", str(small_venv_copy), str(tmp_path / "env"), "--json", "--no-verify")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)["bytecode"]
+    audit = _audit(tmp_path / "env")
+    assert audit["bad"] == [] and summary["sources"] == audit["seen"]
+    assert summary["compiled"] >= len(early) > 0
+    assert summary["compiled"] + summary["reused"] == summary["sources"]
