@@ -1,5 +1,6 @@
 """edit_search_path: what the loader, readelf and both our readers see after each kind of edit,
-the files it refuses untouched, its memory on a 200 MB file, a real numpy wheel."""
+the files it refuses untouched, its memory on a 200 MB file, a real numpy wheel, and its place
+in set_search_path."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from tests.helpers import REPO, run
+from uv_portable.binaries import patchelf as patchelf_module
 from uv_portable.binaries.elf import read_elf, read_elf_pyelftools
 from uv_portable.binaries.elf_edit import edit_search_path
 
@@ -344,3 +346,49 @@ def test_numpy_extension(tmp_path: Path, as_rpath: bool) -> None:
     assert ext.stat().st_size > size
     assert_sound(ext, {tag: ":".join(entries)})
     assert run(argv).stdout.strip() == "3"
+
+
+def test_set_search_path_edits_large_files_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = top(tmp_path, SHORT)
+    calls: list[Path] = []
+
+    def spy(path: Path, entries: tuple[str, ...], *, as_rpath: bool) -> bool:
+        calls.append(path)
+        return edit_search_path(path, entries, as_rpath=as_rpath)
+
+    def no_patchelf(*args: object, **kwargs: object) -> None:
+        raise AssertionError("patchelf ran")
+
+    monkeypatch.setattr(patchelf_module, "LARGE", lib.stat().st_size)
+    monkeypatch.setattr(patchelf_module, "edit_search_path", spy)
+    monkeypatch.setattr(patchelf_module, "run_tool", no_patchelf)
+    lib.chmod(0o555)  # not writable: set_search_path lends the permission and takes it back
+    patchelf_module.set_search_path(lib, LONG, as_rpath=False)
+    assert calls == [lib]
+    assert lib.stat().st_mode & 0o777 == 0o555
+    assert_sound(lib, {"RUNPATH": ":".join(LONG)})
+    assert loads(lib)
+
+
+@pytest.mark.parametrize("size", ["large-refused", "small"])
+def test_set_search_path_falls_back_to_patchelf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    """A large file the editor refuses (no PT_NOTE), and any small file, go to patchelf."""
+    lib = top(tmp_path, "-Wl,--build-id=none")
+    without_notes(lib)
+    calls: list[bool] = []
+
+    def spy(path: Path, entries: tuple[str, ...], *, as_rpath: bool) -> bool:
+        calls.append(edit_search_path(path, entries, as_rpath=as_rpath))
+        return calls[-1]
+
+    if size == "large-refused":
+        monkeypatch.setattr(patchelf_module, "LARGE", 0)
+    monkeypatch.setattr(patchelf_module, "edit_search_path", spy)
+    patchelf_module.set_search_path(lib, SUB, as_rpath=False)
+    assert calls == ([False] if size == "large-refused" else [])
+    assert readelf_tags(lib) == {"RUNPATH": SUB[0]}
+    assert loads(lib)
