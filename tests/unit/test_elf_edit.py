@@ -76,10 +76,11 @@ def top(tmp_path: Path, *flags: str, source: str = TOP) -> Path:
 
 def loads(lib: Path, function: str = "top_fn", expected: int = 43) -> bool:
     """A fresh process dlopens lib (resolving its dependency) and calls function."""
-    code = "import ctypes, sys; sys.exit(getattr(ctypes.CDLL(sys.argv[1]), sys.argv[2])() != 43)"
-    code = code.replace("43", str(expected))
-    proc = subprocess.run([sys.executable, "-c", code, str(lib), function], capture_output=True)
-    return proc.returncode == 0
+    code = "import ctypes, sys; print(getattr(ctypes.CDLL(sys.argv[1]), sys.argv[2])())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(lib), function], capture_output=True, text=True
+    )
+    return proc.returncode == 0 and proc.stdout.strip() == str(expected)
 
 
 def readelf_tags(lib: Path) -> dict[str, str]:
