@@ -4,7 +4,6 @@ in set_search_path."""
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from tests.helpers import REPO, run
+from tests.helpers import REPO, run, uv
 from uv_portable.binaries import patchelf as patchelf_module
 from uv_portable.binaries.elf import read_elf, read_elf_pyelftools
 from uv_portable.binaries.elf_edit import edit_search_path
@@ -300,15 +299,13 @@ def test_big_file_uses_little_memory(tmp_path: Path) -> None:
     assert loads(big, "big_fn", 1)
 
 
-def numpy_wheel() -> Path | None:
-    """A folder holding numpy/ and numpy.libs/ for this interpreter, unpacked by uv."""
-    cache = Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv"))
-    abi = f"cpython-{sys.version_info[0]}{sys.version_info[1]}-{platform.machine()}-linux-gnu"
-    for ext in sorted(cache.glob(f"archive-v0/*/numpy/_core/_multiarray_umath.{abi}.so")):
-        root = ext.parents[2]
-        if (root / "numpy.libs").is_dir():
-            return root
-    return None
+def numpy_wheel(folder: Path) -> Path:
+    """folder, holding numpy/ and numpy.libs/ for this interpreter, installed by uv (from its
+    cache when it has the wheel, else from the index)."""
+    install = [uv(), "pip", "install", "-q", "--python", sys.executable, "--target", str(folder)]
+    if subprocess.run([*install, "--offline", "numpy"], capture_output=True).returncode != 0:
+        run([*install, "numpy"])
+    return folder
 
 
 IMPORT = """
@@ -325,9 +322,7 @@ def test_numpy_extension(tmp_path: Path, as_rpath: bool) -> None:
     """A manylinux extension that patchelf (auditwheel) already edited: first in place to a
     wrong folder (numpy no longer imports: the loader follows the edit), then grown with an
     extra entry (numpy imports again)."""
-    wheel = numpy_wheel()
-    if wheel is None:
-        pytest.skip("no numpy wheel for this interpreter in the uv cache")
+    wheel = numpy_wheel(tmp_path / "wheel")
     for name in ("numpy", "numpy.libs"):
         shutil.copytree(wheel / name, tmp_path / name, symlinks=True)
     (ext,) = (tmp_path / "numpy" / "_core").glob("_multiarray_umath.*.so")
