@@ -293,8 +293,10 @@ def test_big_file_uses_little_memory(tmp_path: Path) -> None:
         assert out[0] == "True"
         growth[mode] = int(out[1]) // 1024  # ru_maxrss is in KiB on Linux
     print(f"peak RSS growth: edit {growth['edit']} MiB, reading the file {growth['control']} MiB")
-    assert growth["control"] > 150
-    assert growth["edit"] < 50
+    # The control reads 200 MB: 174 MiB of growth on a quiet machine, 61 MiB once under memory
+    # pressure from another suite; either way far above what the edit may cost.
+    assert growth["control"] > 50
+    assert growth["edit"] < 25
     assert_sound(big, {"RUNPATH": "$ORIGIN/" + "much-longer-than-before/" * 4})
     assert loads(big, "big_fn", 1)
 
