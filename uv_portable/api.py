@@ -54,11 +54,10 @@ from uv_portable.output import (
 )
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
-from uv_portable.probe import probe_interpreter
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
-from uv_portable.verification import Verified, verify_export
+from uv_portable.verification import Verified, source_imports, verify_export
 
 Say = Callable[[str], None]
 # Given a label and a byte total, a context manager yielding an "advance by n bytes" callback.
@@ -188,22 +187,22 @@ def export(
         staging_dir(out) as stage,
         ThreadPoolExecutor(max_workers=2) as background,
     ):
-        # The source's imports run while the tree is copied: they are the baseline.
+        root = stage / "tree"
+        root.mkdir()
+        pycache = stage / "source-pycache"  # removed with the staging folder
+        # While the tree is copied: sources that come without pycs are compiled, then the
+        # source's imports (the baseline) run, using those pycs.
+        early = (
+            background.submit(compile_copies, root, plan, source.base, compile, pycache)
+            if compile is not None
+            else None
+        )
         source_run = (
             background.submit(
-                probe_interpreter,
-                source.path / "bin" / "python",
-                modules,
-                pycache=stage / "source-pycache",  # removed with the staging folder
+                source_imports, early, source.path / "bin" / "python", modules, pycache
             )
             if runs_here
             else None
-        )
-        root = stage / "tree"
-        root.mkdir()
-        # Sources that come without pycs are compiled while the tree is copied.
-        early = (
-            background.submit(compile_copies, root, plan, source.base, compile) if compile else None
         )
         with progress_bar(progress, "copying", total) as advance:
             materialize(plan, root, advance, link=archive is not None)

@@ -76,12 +76,13 @@ class CompileSummary:
         return text
 
 
-def _worker_argv(python: Path, checked: bool) -> list[str]:
+def _worker_argv(python: Path, checked: bool, mirror: Path | None) -> list[str]:
     source = (Path(__file__).parent / "pyc_worker.py").read_text(encoding="utf-8")
     # -s -S: no site-packages code runs; -B: the worker's own imports write nothing;
     # no -I because it would ignore PYTHONHASHSEED (frozenset constants are ordered by hash).
     code = "import sys; del sys.path[0]\n" + source
-    return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0"]
+    extra = [str(mirror)] if mirror is not None else []
+    return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0", *extra]
 
 
 class Source(NamedTuple):
@@ -171,10 +172,12 @@ def compile_tree(
     python: Path,
     options: CompileOptions,
     progress: ProgressFactory | None = None,
+    mirror: Path | None = None,
 ) -> CompileSummary:
-    """Compile sources (paths relative to root) into __pycache__ below root with python."""
+    """Compile sources (paths relative to root) into __pycache__ below root with python (and
+    link those read from elsewhere into mirror, see pyc_worker)."""
     started = time.monotonic()
-    argv = _worker_argv(python, options.invalidation == "checked-hash")
+    argv = _worker_argv(python, options.invalidation == "checked-hash", mirror)
     batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)]
     counts = {"compiled": 0, "converted": 0, "kept": 0}
     failed: list[tuple[str, str]] = []
@@ -255,14 +258,20 @@ def _on_host(base: Interpreter) -> bool:
 
 
 def compile_copies(
-    root: Path, plan: Plan, base: Interpreter, options: CompileOptions
+    root: Path,
+    plan: Plan,
+    base: Interpreter,
+    options: CompileOptions,
+    mirror: Path | None = None,
 ) -> CompileSummary | None:
     """Compile the sources that no pyc comes with, read from where the plan copies them
     (early_sources), into root while root is still being filled: with the base interpreter the
-    export copies, so the pycs are those its own would write. None for another platform."""
+    export copies, so the pycs are those its own would write. With mirror, the source venv's
+    imports run with it as sys.pycache_prefix find them too. None for another platform."""
     if not _on_host(base):
         return None
-    return compile_tree(root, early_sources(plan, base.libdir_name), base.executable, options)
+    sources = early_sources(plan, base.libdir_name)
+    return compile_tree(root, sources, base.executable, options, mirror=mirror)
 
 
 def compile_export(

@@ -4,7 +4,9 @@ interpreter (CPython 3.9+) as ``-c`` source, never imported by uv-portable. The 
 
 Reads NUL-separated pairs on stdin: the source's path in the export, relative to the working
 folder, then the file to read it from (empty: that same path; else an identical copy elsewhere,
-e.g. in the source venv while the export is still being copied). argv: ``checked`` ("0"/"1").
+e.g. in the source venv while the export is still being copied). argv: ``checked`` ("0"/"1"),
+then optionally a folder used as ``sys.pycache_prefix`` by the source venv's verification
+imports: each plain pyc compiled from such a copy is also hard-linked where those look for it.
 Prints one JSON line
 per source: {"p": path, "s": status, "b": bytes written - bytes replaced, "e": error}, with
 status "compiled", "converted" (a valid timestamp pyc re-headed), "kept" or "failed". A write
@@ -95,7 +97,27 @@ def _one(path: str, rel: str, flags: int, read_from: str) -> tuple[str, int]:
             body = _compile(source, 0 if opt == "" else int(opt), rel)
             status = "compiled"
         added += _write(target, header + body) - (len(old) if old is not None else 0)
+    if MIRROR and read_from != path:
+        _mirror(importlib.util.cache_from_source(path), read_from)
     return status, added
+
+
+def _mirror(pyc: str, source: str) -> None:
+    """Hard-link pyc where an interpreter with sys.pycache_prefix = MIRROR looks for source's
+    (a hash-based pyc does not depend on the source's path: the import fixes co_filename)."""
+    saved, sys.pycache_prefix = sys.pycache_prefix, MIRROR
+    try:
+        where = importlib.util.cache_from_source(source)
+    finally:
+        sys.pycache_prefix = saved
+    try:
+        os.makedirs(os.path.dirname(where), 0o755, exist_ok=True)
+        os.link(pyc, where)
+    except OSError:
+        pass  # only a speed-up: those imports compile the module themselves
+
+
+MIRROR = sys.argv[2] if len(sys.argv) > 2 else None
 
 
 def main() -> int:

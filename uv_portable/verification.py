@@ -4,7 +4,7 @@ venv's (differential), each error raised as the export's own failure."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from uv_portable.errors import ToolError, VerifyError
 from uv_portable.importcheck import baseline_of, compare
 from uv_portable.model import Finding, Plan
-from uv_portable.probe import ProbeRun, probe_tree
+from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
 from uv_portable.verify import verify_tree
 
 
@@ -24,6 +24,19 @@ class Verified:
     imports: dict[str, Any] | None = None
     isolation: str = ""
     requirements: tuple[str, ...] = ()
+
+
+def source_imports(
+    early: Future[Any] | None,
+    python: Path,
+    modules: tuple[str, ...],
+    pycache: Path,
+) -> ProbeRun:
+    """The source venv's imports, once the early compile is done (whatever its outcome: its
+    failure is the export's, raised by the main thread)."""
+    if early is not None:
+        wait([early])
+    return probe_interpreter(python, modules, pycache=pycache)
 
 
 def verify_export(

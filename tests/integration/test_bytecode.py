@@ -209,3 +209,31 @@ def test_sources_without_pycs_are_compiled_while_copying(
     assert audit["bad"] == [] and summary["sources"] == audit["seen"]
     assert summary["compiled"] >= len(early) > 0
     assert summary["compiled"] + summary["reused"] == summary["sources"]
+
+
+def test_early_pycs_serve_the_source_imports(small_venv_copy: Path, tmp_path: Path) -> None:
+    """The early pass links each pyc where the source venv's verification imports (run with
+    a scratch sys.pycache_prefix) look for it; those imports use it as it is."""
+    from uv_portable.bytecode import compile_copies
+    from uv_portable.plan import ExportOptions, make_plan
+    from uv_portable.probe import probe_interpreter
+
+    site = small_venv_copy / LIB / "site-packages"
+    (site / "fresh.py").write_text("A = 1\n")
+    source = load_source(small_venv_copy)
+    plan = make_plan(source, ExportOptions())
+    root, mirror = tmp_path / "tree", tmp_path / "pycache"
+    root.mkdir()
+    summary = compile_copies(root, plan, source.base, CompileOptions(), mirror)
+    assert summary is not None and summary.compiled > 0
+    staged = root / LIB / "site-packages" / "__pycache__" / "fresh.cpython-312.pyc"
+    linked = mirror / str(site).lstrip("/") / "fresh.cpython-312.pyc"
+    assert linked.stat().st_ino == staged.stat().st_ino
+    (site / "later.py").write_text("B = 2\n")  # the control: no early pyc for it
+    probe = probe_interpreter(
+        small_venv_copy / "bin" / "python", ("fresh", "later"), pycache=mirror
+    )
+    assert probe.imported == ("fresh", "later"), probe
+    assert linked.stat().st_ino == staged.stat().st_ino  # not rewritten: it was valid
+    assert (linked.parent / "later.cpython-312.pyc").is_file()  # compiled by the import
+    assert not list(site.glob("__pycache__/fresh.*"))  # nothing written into the source
