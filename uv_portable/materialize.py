@@ -22,6 +22,7 @@ from uv_portable.model import (
 )
 
 Progress = Callable[[int], None]  # called with bytes done since the last call
+BATCH = 64  # files per copy task
 
 
 def safe_dest(root: Path, rel: str) -> Path:
@@ -49,6 +50,10 @@ def _copy(src: Path, dest: Path, link: bool) -> int:
             exc.filename is not None and os.fspath(exc.filename) == os.fspath(dest)
         )
         raise io_error(exc, dest if writing else src, writing) from exc
+
+
+def _copy_batch(batch: list[tuple[Path, Path, bool]]) -> int:
+    return sum(_copy(src, dest, link) for src, dest, link in batch)
 
 
 def materialize(
@@ -80,12 +85,17 @@ def materialize(
                     os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
     except OSError as exc:
         raise io_error(exc, root, writing=True) from exc
-    copies = [a for a in plan.actions if isinstance(a, CopyFile)]
+    copies = [
+        (a.src, safe_dest(root, a.dest), link and a.dest not in patched)
+        for a in plan.actions
+        if isinstance(a, CopyFile)
+    ]
+    # Batches, not one task per file: a future per file costs the main thread a lock
+    # hand-off per file, and on thousands of small files that contention was most of the
+    # copy's (system) time.
+    batches = [copies[i : i + BATCH] for i in range(0, len(copies), BATCH)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        jobs = [
-            pool.submit(_copy, a.src, safe_dest(root, a.dest), link and a.dest not in patched)
-            for a in copies
-        ]
+        jobs = [pool.submit(_copy_batch, batch) for batch in batches]
         try:
             for job in jobs:
                 size = job.result()
