@@ -144,6 +144,7 @@ def test_every_option_the_docs_name_exists() -> None:
                 "--relocatable",
                 "--no-editable",
                 "--managed-python",
+                "--compile-bytecode",  # uv sync
                 "--locked",
                 "--sign",
             )
