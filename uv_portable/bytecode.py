@@ -123,15 +123,22 @@ def early_sources(plan: Plan, libdir: str) -> list[Source]:
     read from where they are copied from: they can be compiled while the tree is copied."""
     prefix = f"lib/{libdir}/"
     copies = [a for a in plan.actions if isinstance(a, CopyFile) and a.dest.startswith(prefix)]
-    cached = {  # "<folder>/<module>" of every planned pyc
-        f"{a.dest.rsplit('/__pycache__/', 1)[0]}/{a.dest.rsplit('/', 1)[1].split('.', 1)[0]}"
-        for a in copies
-        if "/__pycache__/" in a.dest and a.dest.endswith(".pyc")
-    }
+    pycs: dict[str, list[str]] = {}  # folder -> names of the pycs planned in its __pycache__
+    for a in copies:
+        folder, _, name = a.dest.rpartition("/__pycache__/")
+        if folder and name.endswith(".pyc"):
+            pycs.setdefault(folder, []).append(name)
+
+    def cached(dest: str) -> bool:
+        """Whether any pyc planned beside dest may be its (`<module>.<tag>[.opt-N].pyc`; the
+        module name may hold dots, as 3.10's `__phello__.foo.py` does)."""
+        folder, _, name = dest.rpartition("/")
+        return any(pyc.startswith(name[:-2]) for pyc in pycs.get(folder, ()))
+
     return sorted(
         Source(a.dest, a.src.stat().st_size, a.src)
         for a in copies
-        if a.dest.endswith(".py") and a.dest[:-3] not in cached
+        if a.dest.endswith(".py") and not cached(a.dest)
     )
 
 

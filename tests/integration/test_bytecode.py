@@ -194,12 +194,15 @@ def test_sources_without_pycs_are_compiled_while_copying(
     site = small_venv_copy / LIB / "site-packages"
     (site / "fresh.py").write_text("A = 1\n")
     (site / "cached.py").write_text("B = 2\n")
-    run([str(small_venv_copy / "bin" / "python"), "-m", "py_compile", str(site / "cached.py")])
+    (site / "dotted.name.py").write_text("C = 3\n")  # like 3.10's stdlib __phello__.foo.py
+    for name in ("cached.py", "dotted.name.py"):
+        run([str(small_venv_copy / "bin" / "python"), "-m", "py_compile", str(site / name)])
     source = load_source(small_venv_copy)
     plan = make_plan(source, ExportOptions())
     early = {s.rel: s.read_from for s in early_sources(plan, source.base.libdir_name)}
     assert early[f"{LIB}/site-packages/fresh.py"] == site / "fresh.py"
     assert f"{LIB}/site-packages/cached.py" not in early
+    assert f"{LIB}/site-packages/dotted.name.py" not in early  # its pyc is copied: no race
     assert all(rel.startswith(f"{LIB}/") and rel.endswith(".py") for rel in early)
 
     proc = cli("export", str(small_venv_copy), str(tmp_path / "env"), "--json", "--no-verify")
