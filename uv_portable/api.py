@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -179,7 +178,7 @@ def export(
     total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
     summary: ArchiveSummary | None = None
     bytecode: CompileSummary | None = None
-    runs_here = verify and source.base.platform == _host_platform()
+    runs_here = verify and source.base.on_host
     modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
     with (
         terminate_as_interrupt(),
@@ -372,10 +371,6 @@ def build(
 def default_output(project: Path) -> str:
     """Where build writes when the config names no output."""
     return f"dist/{project.name}-portable"
-
-
-def _host_platform() -> str:
-    return "macos" if sys.platform == "darwin" else "linux"
 
 
 __all__ = [

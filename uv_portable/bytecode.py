@@ -260,10 +260,6 @@ def _is_cpython(python: Path, minor: str) -> bool:
     return proc is not None and proc.stdout.split() == ["cpython", minor]
 
 
-def _on_host(base: Interpreter) -> bool:
-    return base.platform == ("macos" if sys.platform == "darwin" else "linux")
-
-
 def compile_copies(
     root: Path,
     plan: Plan,
@@ -275,7 +271,7 @@ def compile_copies(
     (early_sources), into root while root is still being filled: with the base interpreter the
     export copies, so the pycs are those its own would write. With mirror, the source venv's
     imports run with it as sys.pycache_prefix find them too. None for another platform."""
-    if not _on_host(base):
+    if not base.on_host:
         return None
     sources = early_sources(plan, base.libdir_name)
     return compile_tree(root, sources, base.executable, options, mirror=mirror)
@@ -292,7 +288,7 @@ def compile_export(
     """Compile an export's bytecode with its own interpreter, or a host CPython of the same
     X.Y for another platform's export; None (and a note) when there is none. Sources that an
     early pass (compile_copies) made valid pycs for are not read again."""
-    python = root / "bin" / base.libdir_name if _on_host(base) else host_interpreter(base)
+    python = root / "bin" / base.libdir_name if base.on_host else host_interpreter(base)
     if python is None:
         say(
             f"bytecode not compiled: no CPython {base.version[0]}.{base.version[1]} on this "

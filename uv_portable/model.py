@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
@@ -27,6 +28,11 @@ class Interpreter:
     implementation: str
     platform: str  # "linux" | "macos"
     libdir_name: str  # "python3.12" (or "python3.13t" for free-threaded builds)
+
+    @property
+    def on_host(self) -> bool:
+        """Whether it is built for the platform this process runs on (so it can run here)."""
+        return self.platform == ("macos" if sys.platform == "darwin" else "linux")
 
     @property
     def stdlib(self) -> Path:
