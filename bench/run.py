@@ -72,18 +72,21 @@ class Table:
         self.rows.append((label, best, size(out)))
         return best
 
-    def paired(self, a: tuple[str, Path, Command], b: tuple[str, Path, Command]) -> float:
+    def paired(
+        self, a: tuple[str, Path, Command], b: tuple[str, Path, Command]
+    ) -> tuple[float, float]:
         """Run two commands alternately `repeat` times each (so that both meet the same page
         cache and writeback state: a copy's time here varies 4x with what the kernel is still
-        flushing); keep the medians; return a's over b's."""
+        flushing); keep and return the medians."""
         times: tuple[list[float], list[float]] = ([], [])
         for _ in range(self.repeat):
             for (_, out, command), runs in zip((a, b), times):
                 drop(out)
                 runs.append(timed(command))
-        for (label, out, _), runs in zip((a, b), times):
-            self.rows.append((label, statistics.median(runs), size(out)))
-        return statistics.median(times[0]) / statistics.median(times[1])
+        medians = statistics.median(times[0]), statistics.median(times[1])
+        for (label, out, _), median in zip((a, b), medians):
+            self.rows.append((label, median, size(out)))
+        return medians
 
     def size_of(self, label: str) -> int:
         """The output size of a row."""
@@ -110,7 +113,7 @@ def main() -> None:
         cp_dest = work / "cp"
         copy = f"mkdir -p {cp_dest} && cp -a {venv} {cp_dest}/venv && cp -a {base} {cp_dest}/base"
         export = [*cli, "export", str(venv)]
-        folder_cp = t.paired(
+        folder, cp = t.paired(
             ("uv-portable export (folder)", work / "env", [*export, str(work / "env")]),
             ("cp -a (source venv + base prefix)", cp_dest, copy),
         )
@@ -119,11 +122,10 @@ def main() -> None:
             work / "env-nc",
             [*export, str(work / "env-nc"), "--no-compile"],
         )
-        cp = t.rows[1][1]
         pigz_command = (
             f"tar -cf - -C {work / 'env'} . | pigz -3 -p{threads} > {work / 'pigz.tar.gz'}"
         )
-        gz_pigz = t.paired(
+        gz, pigz = t.paired(
             (
                 "uv-portable export env.tar.gz",
                 work / "env.tar.gz",
@@ -131,7 +133,6 @@ def main() -> None:
             ),
             (f"tar | pigz -p{threads} -3 (exported tree)", work / "pigz.tar.gz", pigz_command),
         )
-        gz, pigz = t.rows[-2][1], t.rows[-1][1]
         zst = t.run(
             "uv-portable export env.tar.zst",
             work / "env.tar.zst",
@@ -175,10 +176,10 @@ def main() -> None:
             ratios.append(("venv-pack / tar.gz export", vp / gz, ">= 3"))
 
         ratios += [
-            ("folder export / cp -a (interleaved runs)", folder_cp, "<= 1.2"),
+            ("folder export / cp -a (interleaved runs)", folder / cp, "<= 1.2"),
             ("folder export --no-compile / cp -a", folder_nc / cp, "<= 1.2"),
             ("folder export of the venv with pycs / cp -a of it", folder_c / cp_c, "<= 1.2"),
-            ("tar.gz export / tar + pigz (same level, interleaved runs)", gz_pigz, "<= 1.2"),
+            ("tar.gz export / tar + pigz (same level, interleaved runs)", gz / pigz, "<= 1.2"),
             ("tar.gz export --no-compile / tar + pigz", gz_nc / pigz, "<= 1.2"),
             ("tar.gz export of the venv with pycs / tar + pigz", gz_c / pigz, "<= 1.2"),
             (
