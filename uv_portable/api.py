@@ -1,4 +1,8 @@
-"""The Python API behind the CLI: plan, export, verify."""
+"""The Python API behind the CLI: plan, export, build, check.
+
+One export pipeline for every platform: read the source -> plan -> materialize -> patch ->
+compile -> prove -> publish. What differs by platform is behind ``Platform``; where and how the
+result is written is behind ``Destination``; every option comes in one ``Settings``."""
 
 from __future__ import annotations
 
@@ -8,34 +12,26 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uv_portable.archive import (
-    ArchiveOptions,
-    ArchiveSummary,
-    output_format,
-    source_date_epoch,
-    write_archive,
+from uv_portable.archive import ArchiveSummary
+from uv_portable.build import (
+    check_project,
+    create_project_venv,
+    find_project,
+    temporary_venv_dir,
 )
-from uv_portable.build import create_project_venv, temporary_venv_dir
-from uv_portable.bytecode import (
-    CompileOptions,
-    CompileSummary,
-    compile_copies,
-    compile_export,
-    compile_options,
-)
+from uv_portable.bytecode import CompileSummary, compile_copies, compile_export
 from uv_portable.check import Caps, CheckReport, check
-from uv_portable.config import Options
+from uv_portable.destination import Destination
 from uv_portable.distributions import importable_modules
 from uv_portable.errors import RefusedError, io_error
-from uv_portable.glibc import parse_target_glibc
 from uv_portable.importcheck import STDLIB_MODULES
+from uv_portable.interrupts import ThreadPool, deferred, take_received
 from uv_portable.manifest import (
-    MANIFEST_PATH,
     SBOM_PATH,
     ExportFacts,
     build_manifest,
@@ -44,22 +40,20 @@ from uv_portable.manifest import (
 )
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
-from uv_portable.output import (
-    check_output_location,
-    publish,
-    remove_stale,
-    staging_dir,
-    terminate_as_interrupt,
-)
-from uv_portable.patch import patch_binaries
-from uv_portable.plan import ExportOptions, make_plan
+from uv_portable.output import MANIFEST_PATH, staging_dir
+from uv_portable.platforms import Platform, load_platform
+from uv_portable.probe import ProbeRun
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.sbom import make_sbom
-from uv_portable.source import load_source
-from uv_portable.verification import Verified, source_imports, verify_export
+from uv_portable.settings import PlanOptions, Settings
+from uv_portable.source import base_kind
+from uv_portable.verification import Verified, source_imports
 
 Say = Callable[[str], None]
-# Given a label and a byte total, a context manager yielding an "advance by n bytes" callback.
+
+
+def _quiet(message: str) -> None:
+    """A `say` that says nothing."""
 
 
 @dataclass(frozen=True)
@@ -78,21 +72,30 @@ class ExportResult:
     isolation: str = ""  # how the export's imports were run ("bwrap", ...); "" if not run
     host_requirements: tuple[str, ...] = ()  # what the target host must provide
     bytecode: CompileSummary | None = None  # None: not compiled (--no-compile, or no X.Y)
+    format: str = "dir"
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What an export would do: its plan and its validated output."""
+
+    plan: Plan
+    destination: Destination
+
+
+def _base(settings: Settings) -> Path | None:
+    return Path(settings.base) if settings.base else None
 
 
 def plan_export(
-    src: Path, options: ExportOptions | None = None, *, base: Path | None = None
-) -> Plan:
-    """Read the source venv and decide everything; writes nothing."""
-    # --- Windows venvs: uv_portable.windows (base = the Windows install, seen from here) ---
-    from uv_portable.windows.detect import is_windows_venv
-
-    if is_windows_venv(Path(os.path.abspath(src))):
-        from uv_portable.windows.export import plan_windows_export
-
-        return plan_windows_export(src, options, base)
-    # --- end Windows ---
-    return make_plan(load_source(src), options)
+    src: Path, out: Path, settings: Settings | None = None, *, force: bool = False
+) -> DryRun:
+    """Read the source, check the output as a real export would, and decide everything;
+    writes nothing. Refusals are raised after the plan is made (so it can be shown)."""
+    settings = settings or Settings()
+    platform = load_platform(src, _base(settings))
+    destination = Destination.of(platform.source.path, out, settings, force=force)
+    return DryRun(platform.plan(settings.plan), destination)
 
 
 def refuse_if_needed(plan: Plan) -> None:
@@ -105,10 +108,7 @@ def refuse_if_needed(plan: Plan) -> None:
     editable = [f for f in errors if f.code == "editable"]
     if editable:
         names = ", ".join(f.subject for f in editable)
-        raise RefusedError(
-            f"editable installs cannot be exported: {names}{more}",
-            "reinstall them non-editable: `uv sync --no-editable`",
-        )
+        raise RefusedError(f"editable installs cannot be exported: {names}{more}", first.hint)
     glibc = [f for f in errors if f.code == "glibc-too-new"]
     if glibc:
         worst = ", ".join(f"{f.path} ({f.subject})" for f in glibc[:3])
@@ -123,144 +123,161 @@ def refuse_if_needed(plan: Plan) -> None:
 def export(
     src: Path,
     out: Path,
-    options: ExportOptions | None = None,
+    settings: Settings | None = None,
     *,
-    archive: ArchiveOptions | None = None,
     force: bool = False,
     verify: bool = True,
     say: Say | None = None,
     progress: ProgressFactory | None = None,
-    make_parent: bool = False,
     sbom_path: Path | None = None,
-    base: Path | None = None,
-    compile: CompileOptions | None = CompileOptions(),  # noqa: B008 - frozen, never mutated
 ) -> ExportResult:
-    """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
-
-    ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
-    ``sbom_path`` writes the SBOM there too (it is always in the tree); ``base`` is a Windows
-    venv's base install as seen from this machine. ``compile=None`` ships no new
-    bytecode.
-    """
-    # --- Windows venvs: uv_portable.windows ---
-    from uv_portable.windows.detect import is_windows_venv
-
-    if is_windows_venv(Path(os.path.abspath(src))):
-        from uv_portable.windows.export import export_windows
-
-        return export_windows(
-            src,
-            out,
-            options,
-            base=base,
-            archive=archive,
-            force=force,
-            verify=verify,
-            say=say,
-            progress=progress,
-            make_parent=make_parent,
-        )
-    # --- end Windows ---
+    """Export the venv at src as a self-contained folder or archive at out (its format from
+    its name, or ``settings.format``). ``sbom_path`` writes a copy of the SBOM there too."""
     started = time.monotonic()
-    emit = say or (lambda message: None)
-    src, out = Path(os.path.abspath(src)), Path(os.path.abspath(out))
-    fmt = archive.format if archive is not None else "dir"
-    source = load_source(src)
-    check_output_location(src, out, force=force, fmt=fmt, make_parent=make_parent)
-    plan = make_plan(source, options)
+    emit = say or _quiet
+    settings = settings or Settings()
+    platform = load_platform(src, _base(settings))
+    destination = Destination.of(platform.source.path, out, settings, force=force)
+    plan = platform.plan(settings.plan)
     refuse_if_needed(plan)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stale = remove_stale(out)
+    stale = destination.prepare()
     if stale:
-        emit(f"removed {stale} leftover(s) of an earlier export that was killed")
+        emit(f"removed {stale} leftover(s) of earlier exports that were killed")
     for note in plan.notes:
         emit(note)
-    total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
-    summary: ArchiveSummary | None = None
-    bytecode: CompileSummary | None = None
-    runs_here = verify and source.base.on_host
-    modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
-    with (
-        terminate_as_interrupt(),
-        _io_boundary(out),
-        staging_dir(out) as stage,
-        ThreadPoolExecutor(max_workers=2) as background,
-    ):
-        root = stage / "tree"
-        root.mkdir()
+    job = _Job(platform, plan, destination, settings, verify, emit, progress)
+    with _io_boundary(destination.path):
+        result = job.run(sbom_path)
+    if take_received() is not None:
+        emit("an interrupt came after the output was complete: the export is kept")
+    return dataclasses.replace(result, seconds=time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One export's stages over a staging folder."""
+
+    platform: Platform
+    plan: Plan
+    destination: Destination
+    settings: Settings
+    verify: bool
+    say: Say
+    progress: ProgressFactory | None
+
+    def run(self, sbom_path: Path | None) -> ExportResult:
+        """Materialize, patch, compile, prove, document and publish."""
+        plan, base = self.plan, self.platform.source.base
+        total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
+        runs_here = self.verify and base.on_host
+        modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
+        with (
+            contextlib.ExitStack() as finished,
+            staging_dir(self.destination.path) as stage,
+            ThreadPool(max_workers=2) as background,
+        ):
+            root = stage / "tree"
+            root.mkdir()
+            early, source_run = self._start(background, root, stage, modules)
+            with progress_bar(self.progress, "copying", total) as advance:
+                materialize(plan, root, advance, link=self.destination.archive is not None)
+            patched, signed = self.platform.patch(plan, root)
+            if signed:
+                self.say(
+                    f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages "
+                    "in place"
+                )
+            bytecode = self._compile(root, early)
+            verified = self._prove(root, modules, source_run)
+            self._document(root, verified, bytecode, sbom_path)
+            finished.enter_context(deferred())  # from here on the export has succeeded
+            summary = self.destination.publish(root, self.progress, total)
+        return ExportResult(
+            out=self.destination.path,
+            plan=plan,
+            label=str(self.platform.source.path),
+            files=plan.count(CopyFile) + plan.count(WriteFile),
+            bytes=total,
+            patched=patched,
+            seconds=0.0,
+            findings=plan.findings + verified.findings,
+            archive=summary,
+            isolation=verified.isolation,
+            host_requirements=verified.requirements,
+            bytecode=bytecode,
+            format=self.destination.format,
+        )
+
+    def _start(
+        self, pool: ThreadPoolExecutor, root: Path, stage: Path, modules: tuple[str, ...]
+    ) -> tuple[Future[CompileSummary | None] | None, Future[ProbeRun] | None]:
+        """While the tree is copied: compile the sources that come without pycs, then run the
+        source's imports (the baseline) with those pycs."""
+        options, base = self.settings.bytecode, self.platform.source.base
         pycache = stage / "source-pycache"  # removed with the staging folder
-        # While the tree is copied: sources that come without pycs are compiled, then the
-        # source's imports (the baseline) run, using those pycs.
         early = (
-            background.submit(compile_copies, root, plan, source.base, compile, pycache)
-            if compile is not None
+            pool.submit(compile_copies, root, self.plan, base, options, pycache)
+            if options is not None
             else None
         )
+        python = self.platform.source.path / "bin" / "python"
         source_run = (
-            background.submit(
-                source_imports, early, source.path / "bin" / "python", modules, pycache
-            )
-            if runs_here
-            else None
+            pool.submit(source_imports, early, python, modules, pycache) if modules else None
         )
-        with progress_bar(progress, "copying", total) as advance:
-            materialize(plan, root, advance, link=archive is not None)
-        patched, signed = patch_binaries(plan, root)
-        if signed:
-            emit(
-                f"re-signed {len(signed)} Mach-O slice(s) ad hoc by re-hashing their pages in place"
-            )
-        if compile is not None:  # bytecode (issue 13): after patching, before verifying
-            done = early.result() if early is not None else None
-            bytecode = compile_export(root, source.base, compile, emit, progress, done)
-        verified = (
-            verify_export(root, plan, modules, source_run)
-            if verify
-            else Verified(requirements=plan.host_data)
-        )
-        if verify and source_run is None:
-            emit("imports not verified: the export is for another platform than this host")
+        return early, source_run
+
+    def _compile(
+        self, root: Path, early: Future[CompileSummary | None] | None
+    ) -> CompileSummary | None:
+        """Bytecode for every .py, after patching and before proving."""
+        options = self.settings.bytecode
+        if options is None:
+            return None
+        done = early.result() if early is not None else None
+        base = self.platform.source.base
+        return compile_export(root, base, options, self.say, self.progress, done)
+
+    def _prove(
+        self, root: Path, modules: tuple[str, ...], source_run: Future[ProbeRun] | None
+    ) -> Verified:
+        if not self.verify:
+            return Verified(requirements=self.plan.host_data)
+        if source_run is None:
+            self.say("imports not verified: the export is for another platform than this host")
+        return self.platform.verify(root, self.plan, self.settings.plan, modules, source_run)
+
+    def _document(
+        self,
+        root: Path,
+        verified: Verified,
+        bytecode: CompileSummary | None,
+        sbom_path: Path | None,
+    ) -> None:
+        """The manifest and the SBOM in the tree (and the SBOM's copy at sbom_path)."""
         facts = ExportFacts(
-            options=options_json(options or ExportOptions(), archive, compile),
+            options=options_json(self.settings.plan, self.destination, bytecode, self.settings),
             host_requirements=verified.requirements,
             imports=verified.imports,
         )
-        manifest = build_manifest(root, plan, facts)
+        manifest = build_manifest(root, self.plan, facts)
         write_document(root, MANIFEST_PATH, manifest)
         sbom = make_sbom(manifest)
         write_document(root, SBOM_PATH, sbom)
         if sbom_path is not None:
             _write_outside(sbom_path, dumps(sbom))
-        if archive is None:
-            publish(root, out, force=force)
-        else:
-            with progress_bar(progress, f"writing {out.name}", total) as advance:
-                summary = write_archive(root, out, archive, advance, replace=force)
-    findings = verified.findings
-    return ExportResult(
-        out=out,
-        plan=plan,
-        label=str(src),
-        files=plan.count(CopyFile) + plan.count(WriteFile),
-        bytes=total,
-        patched=patched,
-        seconds=time.monotonic() - started,
-        findings=plan.findings + findings,
-        archive=summary,
-        isolation=verified.isolation,
-        host_requirements=verified.requirements,
-        bytecode=bytecode,
-    )
 
 
 def options_json(
-    options: ExportOptions,
-    archive: ArchiveOptions | None,
-    compile: CompileOptions | None = None,
+    options: PlanOptions,
+    destination: Destination,
+    bytecode: CompileSummary | None,
+    settings: Settings,
 ) -> dict[str, Any]:
-    """The options that shaped the tree, for the manifest (never the output's path)."""
+    """The options that shaped the tree, for the manifest (never the output's path). The
+    bytecode mode is recorded only when bytecode was compiled."""
+    archive = destination.archive
     return {
-        "bytecode": compile.invalidation if compile is not None else None,
+        "bytecode": settings.invalidation_mode if bytecode is not None else None,
         "keep_tests": options.keep_tests,
         "keep_config": options.keep_config,
         "exclude": list(options.exclude),
@@ -294,35 +311,9 @@ def _io_boundary(out: Path) -> Iterator[None]:
         raise io_error(exc, exc.filename or out, writing=True) from exc
 
 
-def archive_options(fmt: str, opts: Options) -> ArchiveOptions | None:
-    """ArchiveOptions for an archive format (None for a folder), from merged options."""
-    if fmt == "dir":
-        return None
-    return ArchiveOptions(
-        format=fmt,
-        level=opts.compression_level,
-        threads=opts.threads,
-        arcroot=opts.arcroot,
-        mtime=source_date_epoch(),
-    )
-
-
-def export_options(opts: Options) -> ExportOptions:
-    """The planner's options from merged options."""
-    target = parse_target_glibc(opts.target_glibc) if opts.target_glibc else None
-    return ExportOptions(
-        keep_tests=opts.keep_tests,
-        keep_config=opts.keep_config,
-        exclude=opts.exclude,
-        bundle=opts.bundle,
-        allow_missing=opts.allow_missing,
-        target_glibc=target,
-    )
-
-
 def build(
     project: Path,
-    opts: Options,
+    settings: Settings,
     *,
     output: Path | None = None,
     force: bool = False,
@@ -333,52 +324,71 @@ def build(
 ) -> ExportResult:
     """Create a fresh relocatable venv of a uv project and export it; the project's .venv is
     never touched."""
-    project = Path(os.path.abspath(project))
-    out = output if output is not None else project / (opts.output or default_output(project))
-    out = Path(os.path.abspath(out))
-    fmt = output_format(out, opts.format)
+    emit = say or _quiet
+    project = find_project(project)
+    out = build_output(project, settings, output)
     work = temporary_venv_dir()
     try:
         venv = work / "venv"
-        check_output_location(venv, out, force=force, fmt=fmt, make_parent=output is None)
-        (say or (lambda m: None))(f"creating a fresh environment of {project} with uv")
-        create_project_venv(
-            project,
-            venv,
-            python=opts.python,
-            groups=opts.groups,
-            extras=opts.extras,
-            no_dev=opts.no_dev,
-        )
+        Destination.of(venv, out, settings, force=force)  # before uv runs: fail fast
+        emit(f"creating a fresh environment of {project} with uv")
+        create_project_venv(project, venv, settings)
         result = export(
             venv,
             out,
-            export_options(opts),
-            archive=archive_options(fmt, opts),
+            settings,
             force=force,
             verify=verify,
-            say=say,
+            say=emit,
             progress=progress,
-            make_parent=output is None,  # like `uv build`, which creates dist/
             sbom_path=sbom_path,
-            compile=compile_options(opts),
         )
+        emit(_base_note(result.plan))
         return dataclasses.replace(result, label=f"the project {project}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def default_output(project: Path) -> str:
-    """Where build writes when the config names no output."""
-    return f"dist/{project.name}-portable"
+def _base_note(plan: Plan) -> str:
+    """Which base interpreter uv picked for a build, and the glibc floor that sets."""
+    base = plan.source.base
+    kind = base_kind(base)
+    note = f"base interpreter: CPython {base.version_str} at {base.prefix} ({kind})"
+    if base.platform == "linux":
+        note += f"; the export needs glibc >= {plan.glibc_floor or 'any'}"
+        if kind == "distribution":
+            note += (
+                " (a uv-managed Python needs only 2.17: `uv python install "
+                f"{base.version[0]}.{base.version[1]}` and `python-preference = "
+                '"only-managed"` in uv.toml)'
+            )
+    return note
+
+
+def plan_build(
+    project: Path, settings: Settings, *, output: Path | None = None, force: bool = False
+) -> Destination:
+    """What `build --dry-run` checks: the project, its groups and extras, and the output, as a
+    real build would before running uv; writes nothing."""
+    project = find_project(project)
+    check_project(project, settings)
+    out = build_output(project, settings, output)
+    return Destination.of(project / ".venv", out, settings, force=force)
+
+
+def build_output(project: Path, settings: Settings, output: Path | None) -> Path:
+    """Where build writes: --output, else `output` of the config, else dist/<name>-portable."""
+    if output is not None:
+        return Path(os.path.abspath(output))
+    return project / (settings.output or f"dist/{project.name}-portable")
 
 
 __all__ = [
-    "ArchiveOptions",
     "Caps",
     "CheckReport",
-    "ExportOptions",
+    "DryRun",
     "ExportResult",
+    "Settings",
     "build",
     "check",
     "export",

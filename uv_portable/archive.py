@@ -13,49 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Literal
 
-from uv_portable.errors import UsageError, io_error
+from uv_portable.errors import io_error
+from uv_portable.formats import BY_NAME
 from uv_portable.output import publish_file, temp_path
-
-ARCHIVE_FORMATS = ("tar", "tar.gz", "tar.zst", "zip")
-_SUFFIXES = (
-    (".tar.gz", "tar.gz"),
-    (".tgz", "tar.gz"),
-    (".tar.zst", "tar.zst"),
-    (".tzst", "tar.zst"),
-    (".tar", "tar"),
-    (".zip", "zip"),
-)
-# Suffixes that look like an archive we do not write: refuse instead of making a folder.
-_UNSUPPORTED = (
-    ".tar.bz2",
-    ".tbz2",
-    ".tar.xz",
-    ".txz",
-    ".7z",
-    ".rar",
-    ".gz",
-    ".zst",
-    ".bz2",
-    ".xz",
-    ".whl",
-)
-# gzip level 3 (zlib-ng): within 7% of `gzip -6` in size at about 1.5x its speed (see
-# docs/benchmarks.md); zstd's own default; zip is written by the single-threaded zlib.
-DEFAULT_LEVELS = {"tar.gz": 3, "tar.zst": 3, "zip": 6, "tar": 0}
-ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip member can carry
+from uv_portable.settings import ZIP_EPOCH, ArchiveOptions
 
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class ArchiveOptions:
-    """How to write an archive."""
-
-    format: str
-    level: int | None = None
-    threads: int | None = None
-    arcroot: str | None = None
-    mtime: int = ZIP_EPOCH
 
 
 @dataclass(frozen=True)
@@ -75,36 +38,6 @@ class Member:
     mode: int
     size: int = 0
     link: str = ""
-
-
-def output_format(path: Path, explicit: str | None = None) -> str:
-    """The format of an output path: its suffix, or `explicit` (--format); "dir" for folders."""
-    if explicit is not None:
-        normal = {"tgz": "tar.gz"}.get(explicit, explicit)
-        if normal not in (*ARCHIVE_FORMATS, "dir"):
-            raise UsageError(
-                f"unknown format {explicit!r}", "use one of: dir, tar, tar.gz, tgz, tar.zst, zip"
-            )
-        return normal
-    name = path.name.lower()
-    for suffix, fmt in _SUFFIXES:
-        if name.endswith(suffix):
-            return fmt
-    for suffix in _UNSUPPORTED:
-        if name.endswith(suffix):
-            raise UsageError(
-                f"unsupported archive type {suffix!r} for {path}",
-                "use .tar.gz, .tgz, .tar.zst, .tar or .zip (or --format)",
-            )
-    return "dir"
-
-
-def source_date_epoch() -> int:
-    """SOURCE_DATE_EPOCH if set (reproducible builds), else 1980-01-01."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if value.isdigit():
-        return max(int(value), ZIP_EPOCH)
-    return ZIP_EPOCH
 
 
 def _normal_mode(kind: str, mode: int) -> int:
@@ -251,7 +184,8 @@ def write_archive(
     """Write the tree at root as an archive at dest, atomically (over an existing dest only
     with ``replace``)."""
     fmt = options.format
-    level = options.level if options.level is not None else DEFAULT_LEVELS[fmt]
+    default = BY_NAME[fmt].default_level
+    level = options.level if options.level is not None else default or 0
     threads = options.threads or os.cpu_count() or 1
     members = collect(root, options.arcroot)
     try:

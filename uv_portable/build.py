@@ -8,8 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from uv_portable.config import check_groups, read_toml
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.process import run_tool
+from uv_portable.settings import Settings
 
 MIN_UV = (0, 5, 0)
 _UV_HINTS = (  # the first text found in uv's output picks the hint: most specific first
@@ -55,23 +57,36 @@ def find_uv() -> str:
     return uv
 
 
-def create_project_venv(
-    project: Path,
-    venv: Path,
-    *,
-    python: str | None,
-    groups: tuple[str, ...],
-    extras: tuple[str, ...],
-    no_dev: bool,
-) -> None:
-    """Create a relocatable venv at `venv` and install the locked project, non-editable."""
-    if not (project / "pyproject.toml").is_file():
-        raise UsageError(
-            f"no pyproject.toml in {project}",
-            "run in a uv project folder, or pass the project path",
-        )
+def find_project(path: Path) -> Path:
+    """The uv project that path is in: the nearest folder at or above it with a
+    pyproject.toml, as uv finds it."""
+    start = Path(os.path.abspath(path))
+    if not start.exists():
+        raise UsageError(f"{start} does not exist", "pass the folder of a uv project")
+    if start.is_file():
+        start = start.parent
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    raise UsageError(
+        f"no pyproject.toml in {start} or any folder above it",
+        "run in a uv project folder, or pass the project path",
+    )
+
+
+def check_project(project: Path, settings: Settings) -> None:
+    """Refuse, before uv runs, what uv would refuse later: no lock file, groups or extras the
+    project does not define."""
     if not (project / "uv.lock").is_file():
         raise UsageError(f"no uv.lock in {project}", "create it first: `uv lock`")
+    data = read_toml(project / "pyproject.toml")
+    check_groups(data, settings, project / "pyproject.toml")
+
+
+def create_project_venv(project: Path, venv: Path, settings: Settings) -> None:
+    """Create a relocatable venv at `venv` and install the locked project, non-editable."""
+    check_project(project, settings)
+    python, groups, extras = settings.python, settings.groups, settings.extras
     uv = find_uv()
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["UV_PROJECT_ENVIRONMENT"] = str(venv)
@@ -88,7 +103,7 @@ def create_project_venv(
         "--python",
         str(venv / "bin" / "python"),
     ]
-    if no_dev:
+    if settings.no_dev:
         sync.append("--no-dev")
     for group in groups:
         sync += ["--group", group]
@@ -109,4 +124,4 @@ def temporary_venv_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="uv-portable-build-"))
 
 
-__all__ = ["ToolError", "create_project_venv", "find_uv", "temporary_venv_dir"]
+__all__ = ["ToolError", "create_project_venv", "find_project", "find_uv", "temporary_venv_dir"]

@@ -11,29 +11,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from uv_portable.config import INVALIDATION_MODES, Options
 from uv_portable.errors import ToolError, io_error
+from uv_portable.interrupts import ThreadPool
 from uv_portable.model import CopyFile, Interpreter, Plan
 from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.settings import CompileOptions
 
 # Files per worker process. Each batch gets a fresh process: marshal's output depends on what
 # the process compiled before (reference counts decide FLAG_REF), so a fixed batching makes
 # the pycs reproducible whatever the number of workers.
 BATCH = 96
-
-
-@dataclass(frozen=True)
-class CompileOptions:
-    """How to compile an export's bytecode."""
-
-    invalidation: str = "unchecked-hash"  # or "checked-hash"
-    workers: int | None = None  # parallel worker processes (default: all cores)
 
 
 @dataclass(frozen=True)
@@ -94,8 +86,8 @@ class Source(NamedTuple):
     read_from: Path | None = None
 
 
-def _sources(root: Path, libdir: str, skip: frozenset[str]) -> list[Source]:
-    """Every regular .py file below lib/<libdir> not in skip, sorted."""
+def _sources(root: Path, lib_dest: str, skip: frozenset[str]) -> list[Source]:
+    """Every regular .py file below lib_dest (lib/python3.X, or Lib) not in skip, sorted."""
     found: list[Source] = []
 
     def walk(folder: str) -> None:
@@ -113,15 +105,15 @@ def _sources(root: Path, libdir: str, skip: frozenset[str]) -> list[Source]:
             ):
                 found.append(Source(rel, entry.stat(follow_symlinks=False).st_size))
 
-    if (root / "lib" / libdir).is_dir():
-        walk(f"lib/{libdir}")
+    if (root / lib_dest).is_dir():
+        walk(lib_dest)
     return found
 
 
-def early_sources(plan: Plan, libdir: str) -> list[Source]:
-    """The planned copies of .py files below lib/<libdir> that no pyc of the source comes with,
+def early_sources(plan: Plan, lib_dest: str) -> list[Source]:
+    """The planned copies of .py files below lib_dest that no pyc of the source comes with,
     read from where they are copied from: they can be compiled while the tree is copied."""
-    prefix = f"lib/{libdir}/"
+    prefix = f"{lib_dest}/"
     copies = [a for a in plan.actions if isinstance(a, CopyFile) and a.dest.startswith(prefix)]
     pycs: dict[str, list[str]] = {}  # folder -> names of the pycs planned in its __pycache__
     for a in copies:
@@ -194,7 +186,7 @@ def compile_tree(
     total = sum(s.size for s in sources)
     with (
         progress_bar(progress, "compiling bytecode", total) as advance,
-        ThreadPoolExecutor(workers) as pool,
+        ThreadPool(workers) as pool,
     ):
         jobs = [pool.submit(_run_batch, argv, root, b) for b in batches]
         try:
@@ -223,13 +215,6 @@ def compile_tree(
         seconds=time.monotonic() - started,
         done=frozenset(done),
     )
-
-
-def compile_options(opts: Options) -> CompileOptions | None:
-    """The bytecode options from merged options (None: do not compile)."""
-    if not opts.compile:
-        return None
-    return CompileOptions(invalidation=opts.invalidation_mode, workers=opts.threads)
 
 
 def host_interpreter(base: Interpreter) -> Path | None:
@@ -273,7 +258,7 @@ def compile_copies(
     imports run with it as sys.pycache_prefix find them too. None for another platform."""
     if not base.on_host:
         return None
-    sources = early_sources(plan, base.libdir_name)
+    sources = early_sources(plan, base.lib_dest)
     return compile_tree(root, sources, base.executable, options, mirror=mirror)
 
 
@@ -296,7 +281,7 @@ def compile_export(
         )
         return None
     skip = early.done if early is not None else frozenset()
-    sources = _sources(root, base.libdir_name, skip)
+    sources = _sources(root, base.lib_dest, skip)
     summary = compile_tree(root, sources, python, options, progress)
     if early is not None:
         summary = early + summary
@@ -305,7 +290,6 @@ def compile_export(
 
 
 __all__ = [
-    "INVALIDATION_MODES",
     "CompileOptions",
     "CompileSummary",
     "compile_copies",

@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from uv_portable.archive import output_format
 from uv_portable.binaries.policy import missing_finding
 from uv_portable.distributions import importable_modules, read_distributions
 from uv_portable.errors import ToolError, UsageError
+from uv_portable.formats import FormatError, resolve_format
 from uv_portable.glibc import parse_target_glibc, too_new
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.importcheck import (
@@ -29,13 +29,13 @@ from uv_portable.importcheck import (
     judge_without_baseline,
 )
 from uv_portable.manifest import (
-    MANIFEST_PATH,
     Manifest,
     ManifestError,
     compare_files,
     load_manifest,
 )
 from uv_portable.model import Finding, MissingLibrary, finding_json
+from uv_portable.output import MANIFEST_PATH
 from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
 from uv_portable.verify import verify_tree
 
@@ -194,10 +194,17 @@ def _extract_zip(archive: Path, dest: Path, findings: list[Finding], caps: Caps)
                 os.chmod(dest / info.filename, stat.S_IMODE(mode) & 0o755 | 0o600)
 
 
+def _archive_format(path: Path) -> str:
+    try:
+        return resolve_format(path).name
+    except FormatError as exc:
+        raise UsageError(exc.message, exc.hint) from None
+
+
 def extract_safely(archive: Path, dest: Path, caps: Caps = Caps()) -> list[Finding]:
     """Extract an archive into dest, skipping (and reporting) members that would escape it,
     and refusing archives that expand past the caps."""
-    fmt = output_format(archive)
+    fmt = _archive_format(archive)
     findings: list[Finding] = []
     if fmt == "zip":
         _extract_zip(archive, dest, findings, caps)
@@ -221,7 +228,7 @@ def _tree_of(path: Path, caps: Caps) -> Iterator[tuple[Path, list[Finding]]]:
     if path.is_dir():
         yield path, []
         return
-    if output_format(path) == "dir":
+    if _archive_format(path) == "dir":
         raise UsageError(
             f"{path} is not a folder or a supported archive",
             "check a folder, or a .tar.gz, .tgz, .tar.zst, .tar or .zip file",

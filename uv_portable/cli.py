@@ -5,16 +5,14 @@ older typer releases (the ones Python 3.9 gets) do not resolve string annotation
 """
 
 import json
-import os
-import signal
-import sys
+import logging
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from uv_portable import __version__
+from uv_portable import __version__, interrupts
 from uv_portable.cli_options import (
     AllowMissing,
     Arcroot,
@@ -22,6 +20,7 @@ from uv_portable.cli_options import (
     Base,
     Bundle,
     Compile,
+    DryRun,
     Exclude,
     Force,
     Format,
@@ -29,17 +28,30 @@ from uv_portable.cli_options import (
     KeepConfig,
     KeepTests,
     Level,
+    NoProgress,
     NoVerify,
+    Quiet,
     Sbom,
     Target,
     TargetGlibc,
     Threads,
+    Verbose,
 )
-from uv_portable.config import Options, check_config, export_overrides, load_config
+from uv_portable.config import check_config, describe, load_config
 from uv_portable.errors import Interrupted, UsageError
 from uv_portable.exits import exit_code_for
 from uv_portable.exits import say as _say
-from uv_portable.render import print_check, print_plan, progress_factory, report_export
+from uv_portable.render import (
+    print_check,
+    print_config,
+    print_plan,
+    progress_factory,
+    report_export,
+)
+from uv_portable.settings import Settings
+
+if TYPE_CHECKING:
+    from uv_portable import api
 
 # The pipeline (ELF/Mach-O readers, archive writers, rich) is imported by the commands that
 # use it, so that `--version`, `--help` and `config --check` start quickly.
@@ -56,7 +68,35 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rendering it with rich costs ~0.3 s of imports
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@dataclass
+class _Ui:
+    """How much the run prints (-q, -v, --no-progress), from the root and the command."""
+
+    quiet: bool = False
+    verbose: bool = False
+    progress: bool = True
+
+    def reset(self) -> None:
+        """A fresh run prints as much as its own flags say."""
+        self.quiet, self.verbose, self.progress = False, False, True
+
+    def set(self, quiet: bool, verbose: bool, no_progress: bool) -> None:
+        self.quiet |= quiet
+        self.verbose |= verbose
+        self.progress &= not no_progress and not self.quiet
+        if self.verbose:
+            logging.basicConfig(level=logging.DEBUG, format="uv-portable: %(message)s")
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            _say(message)
+
+
+_ui = _Ui()
 
 
 def _version(value: bool) -> None:
@@ -70,33 +110,56 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Make uv virtual environments self-contained and relocatable."""
+    _ui.set(quiet, verbose, no_progress)
 
 
-def _project_config(project: Path, target: Optional[str]) -> Options:
+@dataclass(frozen=True)
+class _ExportFlags:
+    """The flags `export` and `build` share, as settings given on the command line."""
+
+    format: Optional[str]
+    compression_level: Optional[int]
+    threads: Optional[int]
+    arcroot: Optional[str]
+    keep_tests: Optional[bool]
+    keep_config: Optional[bool]
+    exclude: Optional[list[str]]
+    target_glibc: Optional[str]
+    allow_missing: Optional[list[str]]
+    bundle: Optional[bool]
+    compile: Optional[bool]
+    invalidation_mode: Optional[str]
+
+    def apply(self, settings: Settings) -> Settings:
+        return settings.given(vars(self), "flag")
+
+
+def _project_settings(project: Path, target: Optional[str]) -> Settings:
     if (project / "pyproject.toml").is_file():
         return load_config(project, target)
     if target is not None:
         raise UsageError(
             f"--target {target}: no pyproject.toml in {project}", "run in the project folder"
         )
-    return Options()
+    return Settings()
 
 
-@app.command()
+@app.command(short_help="Export a venv as a self-contained environment.")
 def export(
-    src: Annotated[Path, typer.Argument(metavar="SRC", help="The venv to export (e.g. .venv).")],
+    src: Annotated[
+        Path, typer.Argument(help="The venv to export (e.g. .venv).", show_default=False)
+    ],
     out: Annotated[
         Optional[Path],
-        typer.Argument(
-            metavar="OUT", help="Output folder or archive (default: `output` from the config)."
-        ),
+        typer.Argument(help="Output folder or archive (default: `output` of the config)."),
     ] = None,
     force: Force = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
-    ] = False,
+    dry_run: DryRun = False,
     as_json: AsJson = False,
     fmt: Format = None,
     level: Level = None,
@@ -114,72 +177,52 @@ def export(
     base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
-    cwd = Path.cwd()
-    opts = _project_config(cwd, target).merged(
-        **export_overrides(
-            fmt,
-            level,
-            threads,
-            arcroot,
-            keep_tests,
-            keep_config,
-            exclude,
-            target_glibc,
-            allow_missing,
-            bundle,
-            compile_,
-            invalidation_mode,
-        ),
-        base=str(base) if base is not None else None,
-    )
-    base_path = Path(opts.base) if opts.base else None
-    from_config = out is None
+    _ui.set(quiet, verbose, no_progress)
+    flags = _ExportFlags(
+        fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
+        allow_missing, bundle, compile_, invalidation_mode,
+    )  # fmt: skip
+    settings = flags.apply(_project_settings(Path.cwd(), target))
+    settings = settings.given({"base": str(base) if base else None}, "flag")
     if out is None:
-        if opts.output is None:
+        if settings.output is None:
             raise UsageError(
                 "no output given",
                 "pass OUT, or set `output` in [tool.uv-portable] of pyproject.toml",
             )
-        out = cwd / opts.output
+        out = Path.cwd() / settings.output
     from uv_portable import api
-    from uv_portable.archive import output_format
-    from uv_portable.bytecode import compile_options
 
     if dry_run:
-        plan = api.plan_export(src, api.export_options(opts), base=base_path)
-        if as_json:
-            print(json.dumps(plan.to_json(), indent=2))
-        else:
-            print_plan(plan)
-        api.refuse_if_needed(plan)
+        planned = api.plan_export(src, out, settings, force=force)
+        _show_plan(planned, as_json)
+        api.refuse_if_needed(planned.plan)
         return
-    archive = api.archive_options(output_format(out, opts.format), opts)
     result = api.export(
-        src,
-        out,
-        api.export_options(opts),
-        archive=archive,
-        force=force,
-        verify=not no_verify,
-        say=_say,
-        progress=progress_factory(),
-        make_parent=from_config,
-        compile=compile_options(opts),
-        sbom_path=sbom,
-        base=base_path,
-    )
-    report_export(result, as_json)
+        src, out, settings, force=force, verify=not no_verify, say=_ui.say,
+        progress=progress_factory() if _ui.progress else None, sbom_path=sbom,
+    )  # fmt: skip
+    report_export(result, as_json, _ui.say)
 
 
-@app.command()
+def _show_plan(planned: "api.DryRun", as_json: bool) -> None:
+    destination = planned.destination
+    if as_json:
+        where = {"output": str(destination.path), "format": destination.format}
+        print(json.dumps({**planned.plan.to_json(), **where}, indent=2))
+    else:
+        print_plan(planned.plan, destination.describe())
+
+
+@app.command(short_help="Build a uv project's portable environment.")
 def build(
     project: Annotated[
-        Path,
-        typer.Argument(
-            metavar="PROJECT", help="The uv project folder (default: the current folder)."
-        ),
+        Path, typer.Argument(help="A folder of the uv project (default: the current folder).")
     ] = Path("."),
     output: Annotated[
         Optional[Path],
@@ -218,53 +261,42 @@ def build(
     compile_: Compile = None,
     invalidation_mode: InvalidationMode = None,
     force: Force = False,
+    dry_run: DryRun = False,
     as_json: AsJson = False,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Build the portable environment of a uv project, as configured in [tool.uv-portable]."""
-    project = Path(os.path.abspath(project))
-    opts = load_config(project, target)
-    _say(f"config: {'; '.join(opts.sources)}")
-    opts = opts.merged(
-        python=python,
-        groups=group,
-        extras=extra,
-        **export_overrides(
-            fmt,
-            level,
-            threads,
-            arcroot,
-            keep_tests,
-            keep_config,
-            exclude,
-            target_glibc,
-            allow_missing,
-            bundle,
-            compile_,
-            invalidation_mode,
-        ),
-    )
+    _ui.set(quiet, verbose, no_progress)
     from uv_portable import api
+    from uv_portable.build import find_project
 
+    found = find_project(project)
+    flags = _ExportFlags(
+        fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
+        allow_missing, bundle, compile_, invalidation_mode,
+    )  # fmt: skip
+    loaded = load_config(found, target)
+    _ui.say(f"config: {describe(found, loaded)}")
+    settings = flags.apply(loaded)
+    settings = settings.given({"python": python, "groups": group, "extras": extra}, "flag")
+    if dry_run:
+        planned = api.plan_build(found, settings, output=output, force=force)
+        _say(f"would build {found} into {planned.describe()}")
+        return
     result = api.build(
-        project,
-        opts,
-        output=output,
-        force=force,
-        verify=not no_verify,
-        say=_say,
-        progress=progress_factory(),
-        sbom_path=sbom,
-    )
-    report_export(result, as_json)
+        found, settings, output=output, force=force, verify=not no_verify, say=_ui.say,
+        progress=progress_factory() if _ui.progress else None, sbom_path=sbom,
+    )  # fmt: skip
+    report_export(result, as_json, _ui.say)
 
 
-@app.command("check")
+@app.command("check", short_help="Check that an export is self-contained.")
 def check_command(
-    path: Annotated[
-        Path, typer.Argument(metavar="PATH", help="An exported folder, a venv, or an archive.")
-    ],
+    path: Annotated[Path, typer.Argument(help="An exported folder, a venv, or an archive.")],
     run_it: Annotated[
         bool, typer.Option("--run", help="Also run it in a sandbox that hides the host's Python.")
     ] = False,
@@ -284,27 +316,35 @@ def check_command(
         ),
     ] = None,
     sandbox: Annotated[
-        str, typer.Option("--sandbox", metavar="KIND", help="auto, bwrap or unshare (root only).")
+        str,
+        typer.Option(
+            "--sandbox", metavar="KIND", help="auto, bwrap or unshare (root only) (default: auto)."
+        ),
     ] = "auto",
     max_extract_size: Annotated[
         Optional[int],
         typer.Option(
             "--max-extract-size",
             metavar="BYTES",
-            help="Refuse archives that expand past this (bytes; 32 GiB).",
+            help="Refuse archives that expand past this (default: 32 GiB).",
         ),
     ] = None,
     max_members: Annotated[
         Optional[int],
         typer.Option(
-            "--max-members", metavar="N", help="Refuse archives with more members (1,000,000)."
+            "--max-members",
+            metavar="N",
+            help="Refuse archives with more members (default: 1,000,000).",
         ),
     ] = None,
     as_json: AsJson = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
+    _ui.set(quiet, verbose, False)
     if sandbox not in ("auto", "bwrap", "unshare"):
-        raise UsageError(f"unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
+        raise UsageError(f"--sandbox: unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
     from uv_portable import api
 
     defaults = api.Caps()
@@ -322,19 +362,19 @@ def check_command(
     )
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
-    else:
+    elif not _ui.quiet or not report.ok:
         print_check(report)
     if not report.ok:
         raise typer.Exit(1)
 
 
-@app.command("config")
+@app.command("config", short_help="Show or validate the [tool.uv-portable] configuration.")
 def config_command(
     paths: Annotated[
         Optional[list[Path]],
         typer.Argument(
-            metavar="PATHS",
-            help="Project folders or pyproject.toml files (default: current folder).",
+            help="Project folders or pyproject.toml files (default: the current folder).",
+            show_default=False,
         ),
     ] = None,
     target: Target = None,
@@ -344,41 +384,37 @@ def config_command(
     ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Show the merged [tool.uv-portable] configuration, or validate it (--check)."""
+    """Show the merged [tool.uv-portable] configuration as TOML (each key's origin as a
+    comment), or validate it (--check)."""
     for path in paths or [Path(".")]:
         if check:
             check_config(path, target)
             continue
         project = path.parent if path.name == "pyproject.toml" else path
-        opts = load_config(project, target)
+        settings = load_config(project, target)
         if as_json:
-            print(json.dumps({**opts.to_json(), "sources": list(opts.sources)}, indent=2))
+            origins = {key: settings.origin(key) for key in vars(settings) if key != "origins"}
+            print(json.dumps({**settings.to_json(), "origins": origins}, indent=2))
         else:
-            print(f"# {'; '.join(opts.sources)}")
-            for key, value in opts.to_json().items():
-                print(f"{key} = {json.dumps(value)}")
-
-
-def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
-    raise Interrupted("Ctrl-C")
+            print_config(settings, project / "pyproject.toml")
 
 
 def run(argv: Optional[list[str]] = None) -> int:
     """Run the CLI and return its exit code (errors are printed, never raised)."""
     command = typer.main.get_command(app)
-    # Ctrl-C must unwind through our cleanup, not be turned into an exit code by the CLI
-    # framework, so it arrives as our own exception. An ignored SIGINT stays ignored.
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupt)
+    _ui.reset()
+    # Ctrl-C must unwind through our cleanup (or be remembered once the output is published),
+    # not be turned into an exit code by the CLI framework. An ignored SIGINT stays ignored.
+    interrupts.install()
     try:
         code = command.main(args=argv, prog_name="uv-portable", standalone_mode=False)
         if isinstance(code, int):
             return code  # non-standalone typer returns the code of an Exit
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except _ClickException as exc:
-        exc.show()  # type: ignore[attr-defined]
-        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _ClickException as exc:  # a usage error of the CLI framework: our one format
+        message = exc.format_message()  # type: ignore[attr-defined]
+        return exit_code_for(UsageError(message, "see `uv-portable COMMAND --help`"))
     except typer.Abort:
         return exit_code_for(KeyboardInterrupt())
     except (Exception, KeyboardInterrupt, Interrupted) as exc:
@@ -386,9 +422,4 @@ def run(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-def main() -> None:
-    """Console-script entry point."""
-    sys.exit(run())
-
-
-__all__ = ["app", "main", "run"]
+__all__ = ["app", "run"]

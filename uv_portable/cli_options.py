@@ -9,18 +9,38 @@ from typing import Annotated, Optional
 
 import typer
 
-Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Replace an output that is a file or an earlier export."),
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Check everything and print the plan; write nothing.")
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors and the requested output.")
+]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also print each external command it runs.")
+]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="Hide progress bars.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NoVerify = Annotated[bool, typer.Option("--no-verify", help="Skip the check of the result.")]
 Format = Annotated[
     Optional[str],
     typer.Option(
-        "--format", metavar="FMT", help="dir, tar, tar.gz, tgz, tar.zst or zip (default: from OUT)."
+        "--format",
+        metavar="FMT",
+        help="dir, tar, tar.gz, tgz, tar.zst or zip; must agree with the output's name "
+        "(default: from the name).",
     ),
 ]
 Level = Annotated[
     Optional[int],
-    typer.Option("--level", metavar="N", help="Compression level (gzip/zip 0-9, zstd 1-22)."),
+    typer.Option(
+        "--level",
+        metavar="N",
+        help="Compression level: tar.gz and zip 0-9, tar.zst 1-22 (default: 3, 6 for zip).",
+    ),
 ]
 Threads = Annotated[
     Optional[int],
@@ -32,13 +52,18 @@ Arcroot = Annotated[
 ]
 KeepTests = Annotated[
     Optional[bool],
-    typer.Option("--keep-tests/--no-keep-tests", help="Keep the standard library's tests."),
+    typer.Option(
+        "--keep-tests/--no-keep-tests",
+        help="Keep the standard library's tests (default: no).",
+        show_default=False,
+    ),
 ]
 KeepConfig = Annotated[
     Optional[bool],
     typer.Option(
         "--keep-config/--no-keep-config",
-        help="Keep the static libpython in lib/pythonX.Y/config-*/ (for embedding).",
+        help="Keep the static libpython in lib/pythonX.Y/config-*/, for embedding (default: no).",
+        show_default=False,
     ),
 ]
 Exclude = Annotated[
@@ -63,13 +88,18 @@ AllowMissing = Annotated[
 ]
 Bundle = Annotated[
     Optional[bool],
-    typer.Option("--bundle/--no-bundle", help="Copy in shared libraries the target may lack."),
+    typer.Option(
+        "--bundle/--no-bundle",
+        help="Copy in shared libraries the target may lack (default: yes).",
+        show_default=False,
+    ),
 ]
 Compile = Annotated[
     Optional[bool],
     typer.Option(
         "--compile/--no-compile",
-        help="Compile every .py to bytecode that stays valid in archives (default: on).",
+        help="Compile every .py to bytecode that stays valid in archives (default: yes).",
+        show_default=False,
     ),
 ]
 InvalidationMode = Annotated[
@@ -77,7 +107,8 @@ InvalidationMode = Annotated[
     typer.Option(
         "--invalidation-mode",
         metavar="MODE",
-        help="unchecked-hash (default) or checked-hash (for sources edited on the target).",
+        help="unchecked-hash, or checked-hash for sources edited on the target "
+        "(default: unchecked-hash).",
     ),
 ]
 Sbom = Annotated[

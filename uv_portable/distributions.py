@@ -129,6 +129,13 @@ def owners(dists: tuple[Distribution, ...]) -> dict[str, str]:
     return owned
 
 
+EDITABLE_HINT = (
+    "reinstall it non-editable (`uv sync --no-editable`) and keep it so: every `uv run` makes "
+    "it editable again unless UV_NO_EDITABLE=1 is set; or let `uv-portable build` make a fresh "
+    "environment of the project"
+)
+
+
 def editable_finding(dist: Distribution, where: str) -> Finding:
     """The refusal of an editable install (plan and check word it the same)."""
     return Finding(
@@ -136,6 +143,6 @@ def editable_finding(dist: Distribution, where: str) -> Finding:
         "editable",
         where,
         f"{dist.name} is an editable install of {dist.editable_url}",
-        "reinstall it non-editable: `uv sync --no-editable`",
+        EDITABLE_HINT,
         subject=dist.name,
     )

@@ -52,9 +52,14 @@ def quick(argv: list[str]) -> int | None:
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
-    code = quick(argv)
-    if code is None:
-        from uv_portable.cli import run
+    try:
+        code = quick(argv)
+        if code is None:
+            from uv_portable.cli import run  # Ctrl-C while this loads: nothing has started
 
-        code = run(argv)
+            code = run(argv)
+    except KeyboardInterrupt:
+        from uv_portable.exits import exit_code_for
+
+        code = exit_code_for(KeyboardInterrupt())
     sys.exit(code)

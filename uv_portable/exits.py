@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from uv_portable import __version__
-from uv_portable.errors import Interrupted, UvPortableError
+from uv_portable.errors import Interrupted, ToolError, UvPortableError
 
 INTERRUPTED = 130
 CRASHED = 3
@@ -21,9 +21,11 @@ def say(message: str) -> None:
 
 def show_error(exc: UvPortableError) -> int:
     """Print a user error (and an external tool's last words) and return its exit code."""
-    output = getattr(exc, "output", "")
-    if output:  # an external tool failed: show the end of what it said
-        for line in output.splitlines()[-20:]:
+    if isinstance(exc, ToolError) and exc.output:  # show the end of what the tool said
+        lines = [line for line in exc.output.splitlines() if line.strip()][-20:]
+        if lines and lines[-1].strip() in exc.message:  # said once, in the message
+            lines.pop()
+        for line in lines:
             print(f"  | {line}", file=sys.stderr)
     say(f"error: {exc.message}")
     if exc.hint:

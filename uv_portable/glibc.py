@@ -33,7 +33,9 @@ def too_new(per_file: Mapping[str, GlibcVersion], target: GlibcVersion) -> list[
             "glibc-too-new",
             path,
             f"needs glibc {version}, newer than the target {target}",
-            "build on (or for) an older system, or raise --target-glibc",
+            "use a uv-managed Python, which needs only glibc 2.17 (`uv python install 3.12`, "
+            "then `uv venv --python-preference only-managed`), build on an older system, or "
+            "raise --target-glibc",
             subject=str(version),
         )
         for version, path in found

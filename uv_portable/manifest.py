@@ -8,18 +8,18 @@ import hashlib
 import json
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from uv_portable import __version__
+from uv_portable.interrupts import ThreadPool
 from uv_portable.model import Finding, Plan
 from uv_portable.ospkg import os_packages
+from uv_portable.output import MANIFEST_PATH
 from uv_portable.source import base_kind
 from uv_portable.verify import walk
 
-MANIFEST_PATH = "share/uv-portable/manifest.json"
 SBOM_PATH = "share/uv-portable/sbom.cdx.json"
 FORMAT = 1
 _OWN = frozenset({MANIFEST_PATH, SBOM_PATH})
@@ -61,7 +61,7 @@ def hash_tree(root: Path) -> TreeFiles:
             (dir_links if os.path.isdir(entry.path) else links)[rel] = target
         elif stat.S_ISREG(st.st_mode):
             regular.append((rel, st))
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+    with ThreadPool(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         digests = pool.map(lambda item: sha256_of(root / item[0]), regular)
         files: dict[str, dict[str, Any]] = {
             rel: {"size": st.st_size, "mode": f"{stat.S_IMODE(st.st_mode):04o}", "sha256": d}

@@ -6,11 +6,11 @@ import errno
 import os
 import posixpath
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from uv_portable.errors import OutputError, io_error
 from uv_portable.fastcopy import copy_file
+from uv_portable.interrupts import ThreadPool
 from uv_portable.model import (
     CopyFile,
     MakeDir,
@@ -94,7 +94,7 @@ def materialize(
     # hand-off per file, and on thousands of small files that contention was most of the
     # copy's (system) time.
     batches = [copies[i : i + BATCH] for i in range(0, len(copies), BATCH)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPool(max_workers=threads) as pool:
         jobs = [pool.submit(_copy_batch, batch) for batch in batches]
         try:
             for job in jobs:

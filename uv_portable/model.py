@@ -35,6 +35,11 @@ class Interpreter:
         return self.platform == ("macos" if sys.platform == "darwin" else "linux")
 
     @property
+    def lib_dest(self) -> str:
+        """Where an export keeps the standard library and site-packages, relative to its root."""
+        return "Lib" if self.platform == "windows" else f"lib/{self.libdir_name}"
+
+    @property
     def stdlib(self) -> Path:
         """The base's standard library folder."""
         return self.prefix / "lib" / self.libdir_name

@@ -1,5 +1,5 @@
 """Where results go: output locations checked up front, a staging folder beside the output,
-and an atomic publish; SIGTERM unwinds like Ctrl-C so nothing half-written stays."""
+and an atomic publish; what killed exports left in the folder is removed."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
-from uv_portable.errors import Interrupted, UsageError
+from uv_portable.errors import UsageError
+from uv_portable.interrupts import deferred
+
+# Every export carries its manifest here; `--force` replaces only folders that hold one.
+MANIFEST_PATH = "share/uv-portable/manifest.json"
 
 # Temporary names beside an output say who made them, so that a later run can remove what a
 # killed one (kill -9, a CI timeout) left: .NAME.<pid>-<host>-<token>.uv-portable-<kind>
@@ -42,18 +44,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(out: Path) -> int:
-    """Remove what killed exports to out left beside it (their owner is gone); how many."""
-    pattern = re.compile(
-        rf"^\.{re.escape(out.name)}\.(\d+)-([0-9a-f]{{8}})-[0-9a-f]+\.uv-portable-(tmp|old)$"
-    )
+_STALE = re.compile(r"^\..+\.(\d+)-([0-9a-f]{8})-[0-9a-f]+\.uv-portable-(tmp|old)$")
+
+
+def remove_stale(folder: Path) -> int:
+    """Remove what killed exports left in folder, whatever their output names (their owner
+    process on this host is gone); how many."""
     removed = 0
     try:
-        entries = list(os.scandir(out.parent))
+        entries = list(os.scandir(folder))
     except OSError:
         return 0
     for entry in entries:
-        match = pattern.match(entry.name)
+        match = _STALE.match(entry.name)
         if match is None or match[2] != _HOST or _alive(int(match[1])):
             continue
         if entry.is_dir(follow_symlinks=False):
@@ -120,6 +123,11 @@ def check_output_location(
     parent = out_real.parent
     while make_parent and not parent.exists() and parent != parent.parent:
         parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(
+            f"{parent} is not a folder, so {out} cannot be made there",
+            "choose another output path",
+        )
     if not parent.is_dir():
         raise UsageError(f"output folder {parent} does not exist", f"create it: mkdir -p {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -134,11 +142,18 @@ def check_output_location(
                 f"output {out} exists and is not a folder",
                 "remove it or choose another output path",
             )
-        if out.is_dir() and any(out.iterdir()) and not force:
-            raise UsageError(
-                f"output {out} exists and is not empty",
-                "pass --force to replace it, or choose another output path",
-            )
+        if out.is_dir() and any(out.iterdir()):
+            if not force:
+                raise UsageError(
+                    f"output {out} exists and is not empty",
+                    "pass --force to replace it, or choose another output path",
+                )
+            if not (out / MANIFEST_PATH).is_file():
+                raise UsageError(
+                    f"output {out} is a folder that uv-portable did not make "
+                    f"(no {MANIFEST_PATH}); --force replaces only earlier exports",
+                    "remove it yourself if it can go, or choose another output path",
+                )
     elif out.is_dir():
         raise UsageError(
             f"output {out} is a folder, not a {fmt} file", "choose a file name such as env.tar.gz"
@@ -148,24 +163,6 @@ def check_output_location(
             f"output {out} already exists",
             "pass --force to replace it, or choose another output path",
         )
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM unwind like Ctrl-C so the staging folder is removed."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -179,7 +176,8 @@ def staging_dir(out: Path) -> Iterator[Path]:
         stage.mkdir()
         yield stage
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        with deferred():  # a second Ctrl-C must not cut the cleanup short
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def publish(stage: Path, out: Path, *, force: bool) -> None:

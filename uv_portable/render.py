@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from uv_portable.check import CheckReport
     from uv_portable.model import Plan
     from uv_portable.progress import ProgressFactory
+    from uv_portable.settings import Settings
 
 
 def _interactive() -> bool:
@@ -68,13 +69,14 @@ def print_check(report: CheckReport) -> None:
     print(f"result:  {verdict} ({errors} error(s), {warnings} warning(s))")
 
 
-def report_export(result: ExportResult, as_json: bool) -> None:
-    """The summary of an export: JSON on stdout, or lines on stderr."""
+def report_export(result: ExportResult, as_json: bool, say: Callable[[str], None] = say) -> None:
+    """The summary of an export: JSON on stdout, or lines on stderr (through ``say``)."""
     if as_json:
         from uv_portable.model import finding_json
 
         summary: dict[str, Any] = {
             "output": str(result.out),
+            "format": result.format,
             "files": result.files,
             "bytes": result.bytes,
             "patched_binaries": result.patched,
@@ -129,8 +131,8 @@ def report_export(result: ExportResult, as_json: bool) -> None:
         say("runs on macOS")
 
 
-def print_plan(plan: Plan) -> None:
-    """The text form of a plan (`--dry-run`)."""
+def print_plan(plan: Plan, output: str) -> None:
+    """The text form of a plan and its checked output (`--dry-run`)."""
     from uv_portable.model import (
         CopyFile,
         MakeDir,
@@ -142,6 +144,7 @@ def print_plan(plan: Plan) -> None:
 
     base = plan.source.base
     print(f"source:  {plan.source.path}")
+    print(f"output:  {output}")
     print(f"base:    CPython {base.version_str} at {base.prefix} ({base.platform})")
     print(
         f"copy:    {plan.count(CopyFile)} files, {plan.count(MakeDir)} folders, "
@@ -162,3 +165,23 @@ def print_plan(plan: Plan) -> None:
     for f in plan.findings:
         if f.severity != "info":
             print(f"{f.severity}: {f.path}: {f.message}")
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)  # strings and numbers are written alike in TOML
+
+
+def print_config(settings: Settings, pyproject: os.PathLike[str]) -> None:
+    """The merged settings as valid TOML: unset keys commented out, each key's origin (default,
+    the config's table, a target) as a comment."""
+    print(f"# the merged configuration of {pyproject}")
+    print("[tool.uv-portable]")
+    for key, value in settings.to_json().items():
+        name = key.replace("-", "_")
+        origin = settings.origin(name)
+        line = f"{key} = {_toml(value)}" if value is not None else f"# {key} = (not set)"
+        print(f"{line}  # {origin}")

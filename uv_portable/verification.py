@@ -50,7 +50,7 @@ def verify_export(
         tolerated=frozenset(m.soname for m in plan.missing),
         exporting=True,
     )
-    _raise_first_error(report.findings, "the export would not be portable")
+    raise_first_error(report.findings, "the export would not be portable")
     if source_run is None:
         return Verified(report.findings, requirements=report.host_requirements + plan.host_data)
     try:
@@ -59,7 +59,7 @@ def verify_export(
         run = probe_tree(root, modules, isolation="none")
     baseline = baseline_of(source_run.result())
     found = compare(baseline, run)
-    _raise_first_error(found, "the export does not do what the source venv does")
+    raise_first_error(found, "the export does not do what the source venv does")
     return Verified(
         report.findings + tuple(found),
         baseline.to_json(run.isolation),
@@ -68,7 +68,7 @@ def verify_export(
     )
 
 
-def _raise_first_error(findings: Sequence[Finding], what: str) -> None:
+def raise_first_error(findings: Sequence[Finding], what: str) -> None:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -17,7 +17,7 @@ from uv_portable.binaries.macho import (
     is_macho,
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
-from uv_portable.distributions import editable_url
+from uv_portable.distributions import EDITABLE_HINT, editable_url
 from uv_portable.glibc import needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
@@ -212,7 +212,7 @@ class _Verifier:
                     "editable",
                     rel,
                     f"editable install of {url}",
-                    "reinstall it non-editable: `uv sync --no-editable`",
+                    EDITABLE_HINT,
                 )
             return
         if name.startswith("_sysconfigdata") and name.endswith(".py"):

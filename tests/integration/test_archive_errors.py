@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import WITHOUT_DAC, cli
 from tests.integration.test_bad_input import USAGE, assert_clean_failure, assert_nothing_written
-from uv_portable import api, archive
+from uv_portable import api
 from uv_portable.errors import UvPortableError
 
 
@@ -22,7 +22,19 @@ def test_unsupported_suffix(small_venv: Path, tmp_path: Path, name: str) -> None
 
 def test_unknown_format_option(small_venv: Path, tmp_path: Path) -> None:
     proc = cli("export", str(small_venv), str(tmp_path / "env"), "--format", "rar")
-    assert_clean_failure(proc, USAGE, "unknown format 'rar'")
+    assert_clean_failure(proc, USAGE, "--format: expected one of dir, tar, tar.gz")
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("env.tar.gz", "zip"), ("env.zip", "tar.gz"), ("env.tar.gz", "dir")]
+)
+def test_format_that_contradicts_the_name_is_refused(
+    small_venv: Path, tmp_path: Path, name: str, fmt: str
+) -> None:
+    """Spark and most unpackers choose by the suffix: a zip named .tar.gz would not unpack."""
+    proc = cli("export", str(small_venv), str(tmp_path / name), "--format", fmt)
+    assert_clean_failure(proc, USAGE, f"format {fmt} contradicts the name {name}")
+    assert_nothing_written(tmp_path)
 
 
 def test_format_option_overrides_suffix(small_venv: Path, tmp_path: Path) -> None:
@@ -50,9 +62,11 @@ def test_archive_inside_source(small_venv: Path) -> None:
     assert not (small_venv / "env.tar.gz").exists()
 
 
-def test_output_folder_missing(small_venv: Path, tmp_path: Path) -> None:
-    proc = cli("export", str(small_venv), str(tmp_path / "missing" / "env.tar.gz"))
-    assert_clean_failure(proc, USAGE, "does not exist")
+def test_output_folder_missing_is_created(small_venv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "env.tar.gz"
+    proc = cli("export", str(small_venv), str(out), "--no-verify")
+    assert proc.returncode == 0, proc.stderr
+    assert tarfile.is_tarfile(out)
 
 
 def test_output_folder_read_only(small_venv: Path, tmp_path: Path) -> None:
@@ -80,7 +94,7 @@ def test_failure_while_writing_leaves_nothing(
     monkeypatch.setattr(tarfile.TarFile, "addfile", failing)
     dest = tmp_path / "env.tar.gz"
     with pytest.raises((UvPortableError, KeyboardInterrupt)):
-        api.export(small_venv, dest, archive=archive.ArchiveOptions("tar.gz"))
+        api.export(small_venv, dest)
     assert calls["n"] == 200
     assert_nothing_written(tmp_path)
 

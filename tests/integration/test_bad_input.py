@@ -94,9 +94,32 @@ def test_output_not_empty_needs_force(small_venv: Path, tmp_path: Path) -> None:
     assert_clean_failure(proc, USAGE, "exists and is not empty")
     assert (out / "precious.txt").read_text() == "keep me"
     assert_nothing_written(tmp_path, keep=("out",))
+
+
+def test_force_refuses_a_folder_of_the_users_own_files(small_venv: Path, tmp_path: Path) -> None:
+    """--force replaces a file, an empty folder or an earlier export, never other folders."""
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (out / "precious.txt").write_text("keep me")
+    (out / "sub" / "notes.txt").write_text("and me")
     proc = cli("export", str(small_venv), str(out), "--force")
+    assert_clean_failure(proc, USAGE, "did not make")
+    assert str(out) in proc.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "precious.txt",
+        "sub",
+        "sub/notes.txt",
+    ]
+    assert_nothing_written(tmp_path, keep=("out",))
+
+
+def test_force_replaces_an_earlier_export(small_venv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli("export", str(small_venv), str(out), "--no-verify").returncode == 0
+    (out / "stray.txt").write_text("from the earlier export's user")
+    proc = cli("export", str(small_venv), str(out), "--force", "--no-verify")
     assert proc.returncode == 0, proc.stderr
-    assert not (out / "precious.txt").exists()
+    assert not (out / "stray.txt").exists()
     assert (out / "bin" / "python").exists()
     assert_nothing_written(tmp_path, keep=("out",))
 
@@ -107,9 +130,19 @@ def test_empty_output_folder_is_accepted(small_venv: Path, tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
 
 
-def test_missing_output_parent(small_venv: Path, tmp_path: Path) -> None:
-    proc = cli("export", str(small_venv), str(tmp_path / "no" / "such" / "out"))
-    assert_clean_failure(proc, USAGE, "does not exist")
+def test_missing_output_parents_are_created(small_venv: Path, tmp_path: Path) -> None:
+    """As `uv build -o` does: the README's `export .venv out/env` works in a fresh folder."""
+    out = tmp_path / "no" / "such" / "out"
+    proc = cli("export", str(small_venv), str(out), "--no-verify")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "bin" / "python").exists()
+
+
+def test_output_parent_that_cannot_be_made(small_venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file, not a folder")
+    proc = cli("export", str(small_venv), str(tmp_path / "file" / "out"))
+    assert_clean_failure(proc, USAGE, "is not a folder")
+    assert_nothing_written(tmp_path, keep=("file",))
 
 
 def test_editable_install_is_refused(small_venv_copy: Path, tmp_path: Path) -> None:
@@ -125,6 +158,7 @@ def test_editable_install_is_refused(small_venv_copy: Path, tmp_path: Path) -> N
     proc = cli("export", str(small_venv_copy), str(tmp_path / "out"))
     assert_clean_failure(proc, REFUSED, "editable installs cannot be exported: mylib")
     assert "uv sync --no-editable" in proc.stderr
+    assert "UV_NO_EDITABLE=1" in proc.stderr and "uv-portable build" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 

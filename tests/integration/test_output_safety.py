@@ -32,10 +32,13 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-@pytest.mark.parametrize("name", ["env", "env.tar.gz"])
+@pytest.mark.parametrize(
+    ("name", "next_name"), [("env", "env"), ("env.tar.gz", "env.tar.gz"), ("env", "other.tar.gz")]
+)
 def test_kill_9_leftovers_are_removed_by_the_next_run(
-    small_venv: Path, tmp_path: Path, name: str
+    small_venv: Path, tmp_path: Path, name: str, next_name: str
 ) -> None:
+    """Whatever the next export into the folder is called."""
     out = tmp_path / name
     proc = _export(str(small_venv), str(out), "--no-verify")
     deadline = time.monotonic() + 120
@@ -46,9 +49,9 @@ def test_kill_9_leftovers_are_removed_by_the_next_run(
     proc.communicate()
     left = _leftovers(tmp_path)
     assert left and all(".uv-portable-tmp" in n for n in left), left
-    again = cli("export", str(small_venv), str(out), "--no-verify")
+    again = cli("export", str(small_venv), str(tmp_path / next_name), "--no-verify")
     assert again.returncode == 0, again.stderr
-    assert "leftover(s) of an earlier export that was killed" in again.stderr
+    assert "leftover(s) of earlier exports that were killed" in again.stderr
     assert _leftovers(tmp_path) == []
 
 
@@ -60,7 +63,7 @@ def test_a_running_export_s_staging_is_left_alone(small_venv: Path, tmp_path: Pa
 
     ours = temp_path(tmp_path / "env")
     ours.mkdir()
-    assert remove_stale(tmp_path / "env") == 0
+    assert remove_stale(tmp_path) == 0
     assert mine.is_dir() and ours.is_dir()
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from uv_portable.config import ConfigError, Options, load_config
+from uv_portable.config import ConfigError, load_config
+from uv_portable.settings import Settings
 
 FULL = """
 [tool.uv-portable]
@@ -33,14 +34,24 @@ groups = []
 """
 
 
+PROJECT = """[project]
+name = "x"
+version = "1"
+[project.optional-dependencies]
+fast = []
+[dependency-groups]
+spark = []
+"""
+
+
 def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n' + text)
+    (tmp_path / "pyproject.toml").write_text(PROJECT + text)
     return tmp_path
 
 
 def test_every_key(tmp_path: Path) -> None:
     opts = load_config(write(tmp_path, FULL))
-    assert opts == Options(
+    assert opts == Settings(
         output="dist/env.tar.gz",
         format="tar.gz",
         python="3.12",
@@ -63,20 +74,24 @@ def test_target_overrides_top_level(tmp_path: Path) -> None:
     opts = load_config(write(tmp_path, FULL), "small")
     assert (opts.output, opts.format, opts.groups) == ("dist/small", "dir", ())
     assert opts.python == "3.12"  # inherited
-    assert opts.sources[-1] == "[tool.uv-portable.targets.small]"
+    assert opts.origin("output") == "[tool.uv-portable.targets.small]"
+    assert opts.origin("python") == "[tool.uv-portable]"
+    assert opts.origin("threads") == "[tool.uv-portable]"
+    assert opts.origin("bundle") == "default"
 
 
 def test_precedence_cli_over_config_over_defaults(tmp_path: Path) -> None:
     opts = load_config(write(tmp_path, '[tool.uv-portable]\noutput = "a"\nthreads = 3\n'))
-    merged = opts.merged(output="b", threads=None)  # None: not given on the command line
+    merged = opts.given({"output": "b", "threads": None}, "flag")  # None: not given
     assert (merged.output, merged.threads, merged.compression_level) == ("b", 3, None)
-    assert Options().no_dev is True and Options().keep_tests is False
+    assert (merged.origin("output"), merged.origin("threads")) == ("flag", "[tool.uv-portable]")
+    assert Settings().no_dev is True and Settings().keep_tests is False
 
 
 def test_no_section_means_defaults_and_says_so(tmp_path: Path) -> None:
     opts = load_config(write(tmp_path, ""))
-    assert opts == Options()
-    assert "defaults" in opts.sources[0]
+    assert opts == Settings()
+    assert opts.origin("output") == "default"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +99,7 @@ def test_no_section_means_defaults_and_says_so(tmp_path: Path) -> None:
     [
         ("output = 3", "output: expected a non-empty string, got 3"),
         ('output = ""', "output: expected a non-empty string"),
-        ('format = "rar"', "format: expected one of dir, tar, tar.gz, tgz, zip, tar.zst"),
+        ('format = "rar"', "format: expected one of dir, tar, tar.gz, tgz, tar.zst, zip"),
         ("python = 3.12", "python: expected a non-empty string, got 3.12"),
         ('groups = "spark"', "groups: expected a list of strings, got 'spark'"),
         ("extras = [1]", "extras: expected a list of strings"),
@@ -142,3 +157,22 @@ def test_missing_pyproject_and_bad_toml(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.uv-portable\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('groups = ["nope"]', "defines no group 'nope' (defined: spark"),
+        ('extras = ["nope"]', "defines no extra 'nope' (defined: fast"),
+        ('output = "a.tar.gz"\nformat = "zip"', "format zip contradicts the name a.tar.gz"),
+        ('output = "a.tar.gz"\ncompression-level = 15', "level 15 is out of range for tar.gz"),
+        ('output = "a.tar.xz"', "unsupported archive type '.tar.xz'"),
+        ('target-glibc = "manylinux_2_28x"', "target-glibc: expected a version"),
+    ],
+)
+def test_settings_that_only_fail_together(tmp_path: Path, lines: str, message: str) -> None:
+    """What the export would refuse after work, the config refuses up front, naming the file."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"[tool.uv-portable]\n{lines}\n"))
+    assert message in err.value.message
+    assert str(tmp_path / "pyproject.toml") in err.value.message

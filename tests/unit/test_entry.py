@@ -113,7 +113,8 @@ def test_quick_and_full_cli_report_the_same_error(quick: bool, tmp_path: Path) -
     proc = cli(*argv)
     assert proc.returncode == 2
     expected = "[tool.uv-portable] threads: expected a whole number of at least 1, got 0"
-    assert proc.stderr.splitlines()[0] == f"uv-portable: error: {expected}"
+    pyproject = tmp_path / "pyproject.toml"
+    assert proc.stderr.splitlines()[0] == f"uv-portable: error: {expected} (in {pyproject})"
 
 
 def test_version() -> None:

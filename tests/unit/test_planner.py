@@ -14,7 +14,7 @@ import pytest
 from uv_portable.errors import OutputError
 from uv_portable.materialize import materialize, safe_dest
 from uv_portable.model import CopyFile, MakeSymlink, Plan, WriteFile
-from uv_portable.plan import ExportOptions, make_plan
+from uv_portable.plan import PlanOptions, make_plan
 from uv_portable.source import load_source
 
 ELF = Path("/bin/true").resolve()
@@ -107,7 +107,7 @@ def test_scripts_and_pth_become_relative(venv: Path) -> None:
 
 
 def test_keep_options_and_exclude(venv: Path) -> None:
-    options = ExportOptions(keep_tests=True, keep_config=True, exclude=("*/pkg/data/*",))
+    options = PlanOptions(keep_tests=True, keep_config=True, exclude=("*/pkg/data/*",))
     actions = by_dest(make_plan(load_source(venv), options))
     assert "lib/python3.12/test/test_os.py" in actions
     assert "lib/python3.12/idlelib/idle_test/test_x.py" in actions

@@ -13,15 +13,16 @@ from uv_portable.model import Action, Plan, SourceEnv
 from uv_portable.plan.base import plan_base
 from uv_portable.plan.elf import plan_elf
 from uv_portable.plan.macho import plan_macho
-from uv_portable.plan.state import ExportOptions, PlanState
+from uv_portable.plan.state import PlanState
 from uv_portable.plan.venv import plan_venv
+from uv_portable.settings import PlanOptions
 
-__all__ = ["ExportOptions", "make_plan"]
+__all__ = ["PlanOptions", "make_plan"]
 
 
-def make_plan(source: SourceEnv, options: ExportOptions | None = None) -> Plan:
+def make_plan(source: SourceEnv, options: PlanOptions | None = None) -> Plan:
     """Decide every action of an export; reads the source, writes nothing."""
-    state = PlanState.start(source, options or ExportOptions())
+    state = PlanState.start(source, options or PlanOptions())
     try:
         plan_base(state)
         plan_venv(state)

@@ -27,6 +27,7 @@ from uv_portable.model import (
     SourceEnv,
 )
 from uv_portable.runpath import is_within
+from uv_portable.settings import PlanOptions
 
 # Where an output file comes from: the base interpreter, the venv, or a bundled host library.
 Origin = Literal["base", "venv", "bundle"]
@@ -37,24 +38,12 @@ _OUT = "/uv-portable-out"
 SYSTEM_PREFIXES = frozenset({"/", "/usr", "/usr/local"})
 
 
-@dataclass(frozen=True)
-class ExportOptions:
-    """What the user asked for, beyond source and output."""
-
-    keep_tests: bool = False
-    keep_config: bool = False
-    exclude: tuple[str, ...] = ()
-    bundle: bool = True  # copy in the shared libraries the target host may lack
-    allow_missing: tuple[str, ...] = ()  # sonames left to the target host (never bundled)
-    target_glibc: GlibcVersion | None = None  # refuse files needing a newer glibc
-
-
 @dataclass
 class PlanState:
     """The planner's state; every planning step is a function of it."""
 
     source: SourceEnv
-    options: ExportOptions
+    options: PlanOptions
     files: dict[str, Action] = field(default_factory=dict)
     origin: dict[str, Origin] = field(default_factory=dict)
     dirs: dict[str, MakeDir] = field(default_factory=dict)
@@ -74,7 +63,7 @@ class PlanState:
     _owners: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, source: SourceEnv, options: ExportOptions) -> PlanState:
+    def start(cls, source: SourceEnv, options: PlanOptions) -> PlanState:
         """The state before any decision: the roots that map source paths into the output."""
         base = source.base
         prefix = str(base.prefix).rstrip("/")

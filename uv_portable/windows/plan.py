@@ -13,7 +13,7 @@ from pathlib import Path
 from uv_portable.distributions import read_distributions
 from uv_portable.errors import io_error
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFile
-from uv_portable.plan import ExportOptions
+from uv_portable.plan import PlanOptions
 from uv_portable.scripts import relocate_activate, relocate_pth
 from uv_portable.windows.detect import WindowsVenv
 from uv_portable.windows.dlls import resolve_imports
@@ -36,7 +36,7 @@ class _State:
     """What the planner has decided so far."""
 
     venv: WindowsVenv
-    options: ExportOptions
+    options: PlanOptions
     files: dict[str, CopyFile | WriteFile] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)  # dest -> file whose imports count
     dirs: dict[str, MakeDir] = field(default_factory=dict)
@@ -213,9 +213,9 @@ def _plan_scripts_python(state: _State) -> None:
             state.add(CopyFile(src, f"Scripts/{src.name}"), src)
 
 
-def make_windows_plan(venv: WindowsVenv, options: ExportOptions | None = None) -> Plan:
+def make_windows_plan(venv: WindowsVenv, options: PlanOptions | None = None) -> Plan:
     """Decide every action of a Windows export; reads the source, writes nothing."""
-    state = _State(venv, options or ExportOptions())
+    state = _State(venv, options or PlanOptions())
     try:
         _plan_base(state)
         _plan_venv(state)

@@ -1,0 +1,54 @@
+"""The one output interface: where and how an export is written. Validated before any work
+(the same checks for --dry-run and for a real export), then published atomically as a folder or
+an archive."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from uv_portable.archive import ArchiveSummary, write_archive
+from uv_portable.output import check_output_location, publish, remove_stale
+from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.settings import ArchiveOptions, Settings
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A validated output: its path, its format, and how to write it."""
+
+    path: Path
+    format: str
+    archive: ArchiveOptions | None  # None: a folder
+    force: bool = False
+
+    @classmethod
+    def of(cls, src: Path, out: Path, settings: Settings, *, force: bool = False) -> Destination:
+        """Check an output for an export of src: name and format agree, the settings that depend
+        on the format fit it, the location is usable (its missing folders can be made, it does
+        not overlap the source, --force replaces only what this tool made). Writes nothing."""
+        path = Path(os.path.abspath(out))
+        fmt = settings.format_for(path)
+        check_output_location(src, path, force=force, fmt=fmt, make_parent=True)
+        return cls(path, fmt, settings.archive(fmt), force)
+
+    def prepare(self) -> int:
+        """Create the output's folder (as `uv build -o` does) and remove what killed exports
+        left there; how many leftovers were removed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return remove_stale(self.path.parent)
+
+    def publish(
+        self, root: Path, progress: ProgressFactory | None, total: int
+    ) -> ArchiveSummary | None:
+        """Move the finished tree into place, or write it as the archive; atomic either way."""
+        if self.archive is None:
+            publish(root, self.path, force=self.force)
+            return None
+        with progress_bar(progress, f"writing {self.path.name}", total) as advance:
+            return write_archive(root, self.path, self.archive, advance, replace=self.force)
+
+    def describe(self) -> str:
+        """One line for plans: the output and its format."""
+        return f"{self.path} ({'folder' if self.format == 'dir' else self.format})"
