@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package, its tests and benchmarks."""
     _sync(session)
     session.run("mypy")
 

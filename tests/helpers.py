@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from uv_portable.sandbox import sandbox_argv
 
@@ -29,7 +30,9 @@ def uv() -> str:
 
 def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command, failing the test with its output when it fails."""
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    proc: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        argv, capture_output=True, text=True, check=False, **kwargs
+    )
     if proc.returncode != 0:
         raise AssertionError(f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -193,10 +196,11 @@ print(json.dumps({
 """
 
 
-def probe_json(stdout: str) -> dict[str, object]:
+def probe_json(stdout: str) -> dict[str, Any]:
     """The probe's JSON line from a process's output."""
     line = [ln for ln in stdout.splitlines() if ln.startswith("{")][-1]
-    return json.loads(line)  # type: ignore[no-any-return]
+    value: dict[str, Any] = json.loads(line)
+    return value
 
 
 DEBIAN_MIRROR = os.environ.get("UV_PORTABLE_TEST_MIRROR", "http://deb.debian.org/debian")

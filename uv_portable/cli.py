@@ -61,6 +61,24 @@ _ClickException: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
 )
 
+
+def _plain_arguments() -> None:
+    """Print arguments as click and uv do: `SRC [OUT]`, no `{SRC}` braces and no `<path>` type
+    labels (typer 0.2x adds both; older releases, on Python 3.9, have neither hook)."""
+    argument = getattr(typer.core, "TyperArgument", None)
+    if argument is None or not hasattr(argument, "_usage_display_name"):
+        return
+
+    def usage(self: typer.core.TyperArgument) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    argument._usage_display_name = usage
+    argument.display_type_rich = lambda self, ctx: ""
+
+
+_plain_arguments()
+
 app = typer.Typer(
     name="uv-portable",
     help="Make uv virtual environments self-contained and relocatable.",
@@ -151,12 +169,12 @@ def _project_settings(project: Path, target: Optional[str]) -> Settings:
 
 @app.command(short_help="Export a venv as a self-contained environment.")
 def export(
-    src: Annotated[
-        Path, typer.Argument(help="The venv to export (e.g. .venv).", show_default=False)
-    ],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The venv to export (e.g. .venv).")],
     out: Annotated[
         Optional[Path],
-        typer.Argument(help="Output folder or archive (default: `output` of the config)."),
+        typer.Argument(
+            metavar="OUT", help="Output folder or archive (default: `output` of the config)."
+        ),
     ] = None,
     force: Force = False,
     dry_run: DryRun = False,
@@ -222,7 +240,12 @@ def _show_plan(planned: "api.DryRun", as_json: bool) -> None:
 @app.command(short_help="Build a uv project's portable environment.")
 def build(
     project: Annotated[
-        Path, typer.Argument(help="A folder of the uv project (default: the current folder).")
+        Path,
+        typer.Argument(
+            metavar="PROJECT",
+            help="A folder of the uv project (default: the current folder).",
+            show_default=False,
+        ),
     ] = Path("."),
     output: Annotated[
         Optional[Path],
@@ -296,7 +319,9 @@ def build(
 
 @app.command("check", short_help="Check that an export is self-contained.")
 def check_command(
-    path: Annotated[Path, typer.Argument(help="An exported folder, a venv, or an archive.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="An exported folder, a venv, or an archive.")
+    ],
     run_it: Annotated[
         bool, typer.Option("--run", help="Also run it in a sandbox that hides the host's Python.")
     ] = False,
@@ -318,7 +343,10 @@ def check_command(
     sandbox: Annotated[
         str,
         typer.Option(
-            "--sandbox", metavar="KIND", help="auto, bwrap or unshare (root only) (default: auto)."
+            "--sandbox",
+            metavar="KIND",
+            help="auto, bwrap or unshare (root only) (default: auto).",
+            show_default=False,
         ),
     ] = "auto",
     max_extract_size: Annotated[
@@ -373,6 +401,7 @@ def config_command(
     paths: Annotated[
         Optional[list[Path]],
         typer.Argument(
+            metavar="PATHS",
             help="Project folders or pyproject.toml files (default: the current folder).",
             show_default=False,
         ),

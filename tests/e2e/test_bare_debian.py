@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def dynamic_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bundled(
     dynamic_venv: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict[str, object]]:
+) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("bundled") / "env"
     proc = cli("export", str(dynamic_venv), str(out), "--json")
     assert proc.returncode == 0, proc.stderr
@@ -54,10 +55,10 @@ def test_the_root_really_lacks_python_and_the_libraries(bookworm: Path) -> None:
 
 
 def test_bundled_export_runs_in_bare_debian(
-    bundled: tuple[Path, dict[str, object]], bookworm: Path, bwrap: str
+    bundled: tuple[Path, dict[str, Any]], bookworm: Path, bwrap: str
 ) -> None:
     out, summary = bundled
-    sonames = {b["soname"] for b in summary["bundled"]}  # type: ignore[union-attr, index]
+    sonames = {b["soname"] for b in summary["bundled"]}
     assert {"libssl.so.3", "libsqlite3.so.0", "libffi.so.8", "libreadline.so.8"} <= sonames
     assert not sonames & {"libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"}
     proc = run_sandboxed(
@@ -89,7 +90,7 @@ def test_negative_control_without_bundling_fails(
 
 
 def test_glibc_floor_is_reported_and_matches_reality(
-    bundled: tuple[Path, dict[str, object]],
+    bundled: tuple[Path, dict[str, Any]],
     dynamic_venv: Path,
     bullseye: Path,
     bwrap: str,
@@ -102,7 +103,7 @@ def test_glibc_floor_is_reported_and_matches_reality(
     assert (
         max(per_file.values(), key=lambda v: tuple(map(int, v.split("."))))
         == summary["glibc_floor"]
-    )  # type: ignore[union-attr]
+    )
     proc = run_sandboxed(
         out, [f"{MOUNT}/bin/python", "-c", "print(1)"], mount_at=MOUNT, rootfs=bullseye
     )

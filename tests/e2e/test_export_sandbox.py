@@ -67,12 +67,12 @@ def test_interpreter_runs_with_the_host_hidden(exported: Exported, bwrap: str) -
     )
     assert proc.returncode == 0, proc.stderr
     info = probe_json(proc.stdout)
-    assert info["version"][:2] == [int(p) for p in exported.minor.split(".")]  # type: ignore[index]
+    assert info["version"][:2] == [int(p) for p in exported.minor.split(".")]
     for key in ("prefix", "base_prefix", "exec_prefix", "executable", "libdir"):
         assert _inside(str(info[key])), (key, info[key])
-    assert all(_inside(p) for p in info["path"] if p), info["path"]  # type: ignore[union-attr]
-    assert all(_inside(p) for p in info["paths"].values()), info["paths"]  # type: ignore[union-attr]
-    assert all(f is None or _inside(f) for f in info["imported"].values()), info["imported"]  # type: ignore[union-attr]
+    assert all(_inside(p) for p in info["path"] if p), info["path"]
+    assert all(_inside(p) for p in info["paths"].values()), info["paths"]
+    assert all(f is None or _inside(f) for f in info["imported"].values()), info["imported"]
     assert info["user_site"] is False  # a venv-like prefix keeps ~/.local out
 
 

@@ -12,6 +12,7 @@ import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def export_copy(clean_export: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def check_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+def check_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     proc = cli("check", *args, "--json", env=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
@@ -43,22 +44,22 @@ def check_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict
 MANIFEST_CODES = ("file-changed", "file-extra", "file-missing")
 
 
-def problems(report: dict[str, object]) -> set[tuple[str, str]]:
+def problems(report: dict[str, Any]) -> set[tuple[str, str]]:
     """Errors and warnings, except the manifest's (asserted on their own)."""
     return {
         (f["code"], f["path"])
-        for f in report["findings"]  # type: ignore[union-attr, index]
+        for f in report["findings"]
         if f["severity"] in ("error", "warning") and f["code"] not in MANIFEST_CODES
-    }  # type: ignore[index]
+    }
 
 
-def tampered(report: dict[str, object]) -> set[str]:
+def tampered(report: dict[str, Any]) -> set[str]:
     """The files the manifest comparison names as changed, added or missing."""
     return {
         f["path"]
-        for f in report["findings"]  # type: ignore[union-attr, index]
+        for f in report["findings"]
         if f["code"] in MANIFEST_CODES and f["severity"] == "error"
-    }  # type: ignore[index]
+    }
 
 
 def _extension(tree: Path, stem: str) -> Path:
@@ -137,7 +138,7 @@ def test_each_planted_defect_is_reported_exactly(
 def test_too_new_glibc_names_the_newest_files(clean_export: Path) -> None:
     _, clean = check_json(str(clean_export))
     floor = str(clean["glibc_floor"])
-    per_file: dict[str, str] = clean["glibc_per_file"]  # type: ignore[assignment]
+    per_file: dict[str, str] = clean["glibc_per_file"]
     newest = {p for p, v in per_file.items() if v == floor}
     major, minor = (int(p) for p in floor.split("."))
     code, report = check_json(str(clean_export), "--target-glibc", f"{major}.{minor - 1}")
@@ -203,9 +204,9 @@ def test_run_passes_on_a_good_export(clean_export: Path, bwrap: str) -> None:
     code, report = check_json(str(clean_export), "--run")
     assert tree_digest(clean_export) == before, "check --run wrote into the tree"
     assert code == 0, report
-    run_info: dict[str, object] = report["run"]  # type: ignore[assignment]
+    run_info: dict[str, Any] = report["run"]
     assert run_info["sandbox"] == "bwrap" and run_info["ok"] is True
-    assert {"ssl", "sqlite3", "ctypes", "cowsay"} <= set(run_info["imported"])  # type: ignore[arg-type]
+    assert {"ssl", "sqlite3", "ctypes", "cowsay"} <= set(run_info["imported"])
 
 
 def test_run_with_unshare_fallback(clean_export: Path) -> None:
@@ -213,7 +214,7 @@ def test_run_with_unshare_fallback(clean_export: Path) -> None:
     code, report = check_json(str(clean_export), "--run", "--sandbox", "unshare")
     assert tree_digest(clean_export) == before, "check --run wrote into the tree"
     assert code == 0, report
-    assert report["run"]["sandbox"] == "unshare"  # type: ignore[index]
+    assert report["run"]["sandbox"] == "unshare"
 
 
 def test_run_fails_on_the_unprocessed_venv(small_venv: Path, bwrap: str) -> None:
@@ -221,7 +222,7 @@ def test_run_fails_on_the_unprocessed_venv(small_venv: Path, bwrap: str) -> None
     assert code == 1
     assert ("pyvenv-home", "pyvenv.cfg") in problems(report)
     assert ("symlink-escapes", "bin/python") in problems(report)
-    run_info: dict[str, object] = report["run"]  # type: ignore[assignment]
+    run_info: dict[str, Any] = report["run"]
     assert run_info["started"] is False
     assert "did not start" in str(run_info["message"])
 
@@ -241,9 +242,9 @@ def test_import_options(clean_export: Path, bwrap: str) -> None:
         str(clean_export), "--run", "--import", "no_such_module_xyz", "--skip-import", "cowsay"
     )
     assert code == 1
-    run_info: dict[str, object] = report["run"]  # type: ignore[assignment]
-    assert "cowsay" not in run_info["imported"]  # type: ignore[operator]
-    failures = {f["module"]: f["error"] for f in run_info["failures"]}  # type: ignore[union-attr, index]
+    run_info: dict[str, Any] = report["run"]
+    assert "cowsay" not in run_info["imported"]
+    failures = {f["module"]: f["error"] for f in run_info["failures"]}
     assert list(failures) == ["no_such_module_xyz"]
     assert "ModuleNotFoundError" in failures["no_such_module_xyz"]
 
@@ -288,9 +289,5 @@ def test_build_path_mentions_are_informational(export_copy: Path) -> None:
     (export_copy / "share" / "uv-portable" / "manifest.json").unlink()  # a foreign tree
     code, report = check_json(str(export_copy))
     assert code == 0  # information, not an error
-    infos = {
-        (f["code"], f["path"])
-        for f in report["findings"]  # type: ignore[union-attr, index]
-        if f["severity"] == "info"
-    }  # type: ignore[index]
+    infos = {(f["code"], f["path"]) for f in report["findings"] if f["severity"] == "info"}
     assert ("build-path-mention", "bin/tool.cfg") in infos

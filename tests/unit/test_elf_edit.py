@@ -218,7 +218,9 @@ def test_shared_string_is_not_overwritten(tmp_path: Path) -> None:
     source = TOP + "int here(void) { return 7; }\n"
     lib = top(tmp_path, "-Wl,-rpath,$ORIGIN/nothere", source=source)
     with lib.open("rb") as fh:
-        dynstr = ELFFile(fh).get_section_by_name(".dynstr").data()
+        section = ELFFile(fh).get_section_by_name(".dynstr")
+        assert section is not None
+        dynstr = section.data()
     assert b"\0here\0" not in dynstr and b"/nothere\0" in dynstr  # the precondition: merged
     size = lib.stat().st_size
     assert edit_search_path(lib, SUB, as_rpath=False)

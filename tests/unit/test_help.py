@@ -44,3 +44,22 @@ def test_help_texts_have_no_doubled_spaces_or_empty_brackets() -> None:
 def test_bracketed_words_survive(capsys: pytest.CaptureFixture[str]) -> None:
     assert "[tool.uv-portable]" in _help("", capsys)
     assert "[tool.uv-portable.targets.NAME]" in _help("export", capsys)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_reads_like_uv(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """-h works; arguments without {braces} or <type> labels; summaries not cut with '...';
+    defaults said one way, `(default: ...)`."""
+    code = run([*command.split(), "-h"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "{" not in text.split("\n\n")[0], text  # the usage line
+    assert not re.search(r"<(path|list\[Path\]|str)>", text), text
+    if "Commands:" in text:
+        summaries = text.split("Commands:")[1].strip().splitlines()
+        assert summaries and not any(line.endswith("...") for line in summaries), text
+    assert "[default: " not in text, "typer's own default style"
+    for flag in ("--bundle", "--level", "--keep-tests", "--compile"):
+        if f"  {flag}" in text:
+            entry = " ".join(text.split(flag, 1)[1].split("\n  -", 1)[0].split())
+            assert "(default: " in entry, (flag, entry)

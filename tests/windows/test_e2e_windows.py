@@ -131,8 +131,8 @@ def test_no_absolute_build_path_remains(exported: Exported) -> None:
         launcher = read_launcher(exe)
         if launcher is not None:
             assert launcher.relative, f"{exe.name}: {launcher}"
-    kinds = {read_launcher(e).kind for e in (exported.folder / "Scripts").glob("*.exe")
-             if read_launcher(e) is not None}  # fmt: skip
+    launchers = [read_launcher(e) for e in (exported.folder / "Scripts").glob("*.exe")]
+    kinds = {launcher.kind for launcher in launchers if launcher is not None}
     assert kinds == {"uv-resource", "distlib"}
 
 
