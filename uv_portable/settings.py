@@ -144,8 +144,13 @@ def check_value(name: str, value: object, origin: str) -> Any:
     try:
         return SPECS[name].check(value)
     except Invalid as exc:
+        hint = exc.hint or (
+            "see `uv-portable COMMAND --help` for the values it takes"
+            if origin == "flag"
+            else "fix the value (see docs/configuration.md)"
+        )
         raise SettingError(
-            name, f"{where(name, origin)}: expected {exc.expected}, got {value!r}", exc.hint
+            name, f"{where(name, origin)}: expected {exc.expected}, got {value!r}", hint
         ) from None
 
 
@@ -245,7 +250,9 @@ class Settings:
         try:
             fmt = resolve_format(out, self.format).name
         except FormatError as exc:
-            raise SettingError("format", exc.message, exc.hint) from None
+            origin = self.origin("format")
+            message = exc.message if origin == "default" else f"{where('format', origin)}: {exc}"
+            raise SettingError("format", message, exc.hint) from None
         self.check_output(fmt)
         return fmt
 
