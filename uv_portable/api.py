@@ -16,6 +16,7 @@ from typing import Any
 from uv_portable.archive import (
     ArchiveOptions,
     ArchiveSummary,
+    check_image_options,
     output_format,
     source_date_epoch,
     write_archive,
@@ -165,6 +166,7 @@ def export(
     emit = say or (lambda message: None)
     src, out = Path(os.path.abspath(src)), Path(os.path.abspath(out))
     fmt = archive.format if archive is not None else "dir"
+    check_image_options(archive)  # issue 21: a missing mksquashfs is found before any work
     source = load_source(src)
     check_output_location(src, out, force=force, fmt=fmt, make_parent=make_parent)
     plan = make_plan(source, options)
@@ -304,6 +306,7 @@ def archive_options(fmt: str, opts: Options) -> ArchiveOptions | None:
         threads=opts.threads,
         arcroot=opts.arcroot,
         mtime=source_date_epoch(),
+        entrypoint=opts.entrypoint,
     )
 
 

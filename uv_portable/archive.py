@@ -11,13 +11,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Literal
+from typing import IO, BinaryIO, Literal, cast
 
 from uv_portable.errors import UsageError, io_error
 from uv_portable.output import publish_file, temp_path
 
 ARCHIVE_FORMATS = ("tar", "tar.gz", "tar.zst", "zip")
+# Read-only images (issue 21): an OCI image layout (a folder, or a tar of it) and SquashFS.
+IMAGE_FORMATS = ("oci", "oci.tar", "squashfs", "squashfs-gzip")
 _SUFFIXES = (
+    (".oci.tar", "oci.tar"),
+    (".oci", "oci"),
+    (".sqfs", "squashfs"),
+    (".squashfs", "squashfs"),
     (".tar.gz", "tar.gz"),
     (".tgz", "tar.gz"),
     (".tar.zst", "tar.zst"),
@@ -42,6 +48,8 @@ _UNSUPPORTED = (
 # gzip level 3 (zlib-ng): within 7% of `gzip -6` in size at about 1.5x its speed (see
 # docs/benchmarks.md); zstd's own default; zip is written by the single-threaded zlib.
 DEFAULT_LEVELS = {"tar.gz": 3, "tar.zst": 3, "zip": 6, "tar": 0}
+# An OCI layer is a tar.gz; SquashFS takes mksquashfs's own defaults unless --level is given.
+DEFAULT_LEVELS.update({"oci": 3, "oci.tar": 3})
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip member can carry
 
 Progress = Callable[[int], None]
@@ -56,6 +64,7 @@ class ArchiveOptions:
     threads: int | None = None
     arcroot: str | None = None
     mtime: int = ZIP_EPOCH
+    entrypoint: str | None = None  # OCI images: a console script of bin/ as Entrypoint
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,11 @@ def output_format(path: Path, explicit: str | None = None) -> str:
     """The format of an output path: its suffix, or `explicit` (--format); "dir" for folders."""
     if explicit is not None:
         normal = {"tgz": "tar.gz"}.get(explicit, explicit)
-        if normal not in (*ARCHIVE_FORMATS, "dir"):
+        if normal not in (*ARCHIVE_FORMATS, *IMAGE_FORMATS, "dir"):
             raise UsageError(
-                f"unknown format {explicit!r}", "use one of: dir, tar, tar.gz, tgz, tar.zst, zip"
+                f"unknown format {explicit!r}",
+                "use one of: dir, tar, tar.gz, tgz, tar.zst, zip, oci, oci.tar, squashfs, "
+                "squashfs-gzip",
             )
         return normal
     name = path.name.lower()
@@ -94,7 +105,7 @@ def output_format(path: Path, explicit: str | None = None) -> str:
         if name.endswith(suffix):
             raise UsageError(
                 f"unsupported archive type {suffix!r} for {path}",
-                "use .tar.gz, .tgz, .tar.zst, .tar or .zip (or --format)",
+                "use .tar.gz, .tgz, .tar.zst, .tar, .zip, .oci, .oci.tar or .sqfs (or --format)",
             )
     return "dir"
 
@@ -121,8 +132,9 @@ def collect(root: Path, arcroot: str | None = None) -> list[Member]:
     members: list[Member] = []
     seen: dict[tuple[int, int], str] = {}
     prefix = f"{arcroot.strip('/')}/" if arcroot else ""
-    if arcroot:
-        members.append(Member(arcroot.strip("/"), root, "dir", 0o755))
+    if arcroot:  # every folder of it, so that a layer on a base image has them all
+        parts = arcroot.strip("/").split("/")
+        members += [Member("/".join(parts[: i + 1]), root, "dir", 0o755) for i in range(len(parts))]
 
     def walk(folder: Path, rel: str) -> None:
         with os.scandir(folder) as it:
@@ -240,6 +252,35 @@ def _write_zip(
                 progress(size)
 
 
+class _Tap:
+    """A write-only stream that shows every chunk to ``tap`` before passing it on."""
+
+    def __init__(self, out: IO[bytes], tap: Callable[[bytes], object]) -> None:
+        self._out, self._tap = out, tap
+
+    def write(self, data: bytes) -> int:
+        self._tap(data)
+        return self._out.write(data)
+
+
+def write_tar_stream(
+    root: Path,
+    fh: BinaryIO,
+    options: ArchiveOptions,
+    progress: Progress | None = None,
+    tap: Callable[[bytes], object] | None = None,
+) -> None:
+    """Write the tree at root as a tar (compressed as options.format says: tar, tar.gz or
+    tar.zst) to an open file; ``tap`` sees the uncompressed tar bytes (an OCI diff_id)."""
+    fmt = options.format
+    level = options.level if options.level is not None else DEFAULT_LEVELS[fmt]
+    threads = options.threads or os.cpu_count() or 1
+    members = collect(root, options.arcroot)
+    with _compressed(fh, fmt, level, threads) as stream:
+        out = cast(IO[bytes], _Tap(stream, tap)) if tap else stream
+        _write_tar(members, out, options.mtime, progress)
+
+
 def write_archive(
     root: Path,
     dest: Path,
@@ -251,16 +292,43 @@ def write_archive(
     """Write the tree at root as an archive at dest, atomically (over an existing dest only
     with ``replace``)."""
     fmt = options.format
-    level = options.level if options.level is not None else DEFAULT_LEVELS[fmt]
-    threads = options.threads or os.cpu_count() or 1
-    members = collect(root, options.arcroot)
+    if fmt in ("oci", "oci.tar"):
+        from uv_portable.oci import write_oci
+
+        return ArchiveSummary(write_oci(root, dest, options, progress, replace=replace))
+    if fmt in ("squashfs", "squashfs-gzip"):
+        from uv_portable.squashfs import write_squashfs
+
+        return ArchiveSummary(write_squashfs(root, dest, options, replace=replace))
     try:
         with _atomic(dest, replace) as fh:
             if fmt == "zip":
-                _write_zip(members, fh, level, options.mtime, progress)
+                level = options.level if options.level is not None else DEFAULT_LEVELS[fmt]
+                _write_zip(collect(root, options.arcroot), fh, level, options.mtime, progress)
             else:
-                with _compressed(fh, fmt, level, threads) as stream:
-                    _write_tar(members, stream, options.mtime, progress)
+                write_tar_stream(root, fh, options, progress)
     except OSError as exc:
         raise io_error(exc, dest, writing=True) from exc
     return ArchiveSummary(dest.stat().st_size)
+
+
+def check_image_options(options: ArchiveOptions | None) -> None:
+    """Refuse, before any work, what an output format cannot do or lacks a tool for."""
+    fmt = options.format if options is not None else "dir"
+    if options is not None and options.entrypoint is not None:
+        if fmt not in ("oci", "oci.tar"):
+            raise UsageError(
+                f"--entrypoint names an image's command; {fmt} has none",
+                "use --format oci (or an .oci output), or drop --entrypoint",
+            )
+        name = options.entrypoint
+        if not name or "/" in name or name in (".", ".."):
+            raise UsageError(
+                f"--entrypoint {name!r} is not the name of a console script",
+                "give the name of a script in the export's bin/, such as `cowsay`",
+            )
+    if fmt in ("squashfs", "squashfs-gzip"):
+        from uv_portable.squashfs import check_squashfs_options
+
+        assert options is not None
+        check_squashfs_options(options)

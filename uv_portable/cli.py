@@ -22,6 +22,7 @@ from uv_portable.cli_options import (
     Base,
     Bundle,
     Compile,
+    Entrypoint,
     Exclude,
     Force,
     Format,
@@ -102,6 +103,7 @@ def export(
     level: Level = None,
     threads: Threads = None,
     arcroot: Arcroot = None,
+    entrypoint: Entrypoint = None,
     keep_tests: KeepTests = None,
     keep_config: KeepConfig = None,
     exclude: Exclude = None,
@@ -133,6 +135,7 @@ def export(
             invalidation_mode,
         ),
         base=str(base) if base is not None else None,
+        entrypoint=entrypoint,
     )
     base_path = Path(opts.base) if opts.base else None
     from_config = out is None
@@ -209,6 +212,7 @@ def build(
     level: Level = None,
     threads: Threads = None,
     arcroot: Arcroot = None,
+    entrypoint: Entrypoint = None,
     keep_tests: KeepTests = None,
     keep_config: KeepConfig = None,
     exclude: Exclude = None,
@@ -227,6 +231,7 @@ def build(
     opts = load_config(project, target)
     _say(f"config: {'; '.join(opts.sources)}")
     opts = opts.merged(
+        entrypoint=entrypoint,
         python=python,
         groups=group,
         extras=extra,

@@ -15,7 +15,10 @@ NoVerify = Annotated[bool, typer.Option("--no-verify", help="Skip the check of t
 Format = Annotated[
     Optional[str],
     typer.Option(
-        "--format", metavar="FMT", help="dir, tar, tar.gz, tgz, tar.zst or zip (default: from OUT)."
+        "--format",
+        metavar="FMT",
+        help="dir, tar, tar.gz, tgz, tar.zst, zip, oci, oci.tar, squashfs or squashfs-gzip "
+        "(default: from OUT).",
     ),
 ]
 Level = Annotated[
@@ -98,5 +101,13 @@ Target = Annotated[
     Optional[str],
     typer.Option(
         "--target", metavar="NAME", help="Use [tool.uv-portable.targets.NAME] of the config."
+    ),
+]
+Entrypoint = Annotated[
+    Optional[str],
+    typer.Option(
+        "--entrypoint",
+        metavar="NAME",
+        help="OCI images: run this console script of bin/ as the image's entrypoint.",
     ),
 ]

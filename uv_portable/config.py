@@ -16,7 +16,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-FORMATS = ("dir", "tar", "tar.gz", "tgz", "zip", "tar.zst")
+FORMATS = (
+    "dir",
+    "tar",
+    "tar.gz",
+    "tgz",
+    "zip",
+    "tar.zst",
+    "oci",
+    "oci.tar",
+    "squashfs",
+    "squashfs-gzip",
+)
 INVALIDATION_MODES = ("unchecked-hash", "checked-hash")
 _SECTION = "[tool.uv-portable]"
 
@@ -42,6 +53,7 @@ class Options:
     compression_level: int | None = None
     threads: int | None = None
     arcroot: str | None = None
+    entrypoint: str | None = None  # OCI images: a console script as the image's Entrypoint
     bundle: bool = True
     allow_missing: tuple[str, ...] = ()
     base: str | None = None  # a Windows venv's base install, as seen from this machine
@@ -107,7 +119,7 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
             )
             raise ConfigError(f"{_where(target, key)}: unknown key", hint)
         name = key.replace("-", "_")
-        if key in ("output", "python", "arcroot", "base"):
+        if key in ("output", "python", "arcroot", "base", "entrypoint"):
             _expect(
                 isinstance(value, str) and value != "", target, key, "a non-empty string", value
             )
