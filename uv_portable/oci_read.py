@@ -155,8 +155,8 @@ def _check_layout(layout: Path, dest: Path, caps: Caps) -> list[Finding]:
             diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
             if len(diff_ids) != len(layers):
                 oci.error("bad-oci", "index.json", "the config's diff_ids do not match the layers")
-            for layer, diff_id in zip(layers, diff_ids):
-                oci.layer(layer, diff_id, dest, caps)
+            for i, layer in enumerate(layers):
+                oci.layer(layer, diff_ids[i] if i < len(diff_ids) else None, dest, caps)
     if len(images) != 1:
         oci.error("bad-oci", "index.json", f"holds {len(images)} images, not one")
         return oci.findings
