@@ -197,3 +197,12 @@ def test_missing_mksquashfs_is_found_before_any_work(tmp_path: Path) -> None:
     assert proc.returncode == 6, proc.stderr  # the tool, not the missing venv (exit 4)
     assert "mksquashfs is not installed" in proc.stderr and "squashfs-tools" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_check_looks_below_a_nested_arcroot(small_venv: Path, tmp_path: Path) -> None:
+    archive = _export(small_venv, tmp_path / "env.tar", "--arcroot", "opt/app")
+    with tarfile.open(archive) as tar:
+        assert tar.getnames()[:3] == ["opt", "opt/app", "opt/app/bin"]
+    proc = cli("check", str(archive), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["manifest"] is True
