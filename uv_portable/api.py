@@ -340,6 +340,7 @@ def build(
     out = output if output is not None else project / (opts.output or default_output(project))
     out = Path(os.path.abspath(out))
     fmt = output_format(out, opts.format)
+    check_image_options(archive_options(fmt, opts))  # before uv makes the venv
     work = temporary_venv_dir()
     try:
         venv = work / "venv"

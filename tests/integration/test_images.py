@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, tree_digest
+from tests.helpers import cli, run, tree_digest
 
 EPOCH = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
 
@@ -206,3 +206,25 @@ def test_check_looks_below_a_nested_arcroot(small_venv: Path, tmp_path: Path) ->
     proc = cli("check", str(archive), "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["manifest"] is True
+
+
+@pytest.mark.parametrize("name", ["a.oci", "a.oci.tar", "a.sqfs"])
+def test_the_archive_caps_apply_to_images(images: dict[str, Path], name: str) -> None:
+    proc = cli("check", str(images[name]), "--max-members", "10")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "holds more than 10 members; not extracted" in proc.stderr
+
+
+def test_links_out_of_a_squashfs_image_are_findings(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "python").write_text("#!/bin/sh\n")
+    os.symlink("../../../etc", tree / "bin" / "up")
+    os.symlink("/etc/passwd", tree / "abs")
+    image = tmp_path / "hostile.sqfs"
+    mksquashfs = shutil.which("mksquashfs")
+    assert mksquashfs, "squashfs-tools is not installed; .ci/run installs it"
+    run([mksquashfs, str(tree), str(image), "-quiet", "-no-progress"])
+    proc = cli("check", str(image), "--json")
+    assert proc.returncode == 1, proc.stderr
+    assert _errors(proc.stdout)["unsafe-member"] == {"bin/up", "abs"}
