@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from uv_portable.archive import ArchiveOptions
+from uv_portable.archive import DEFAULT_LEVELS, ArchiveOptions
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.model import Finding
 from uv_portable.output import publish_file, temp_path
@@ -57,9 +57,8 @@ def check_squashfs_options(options: ArchiveOptions) -> None:
 def mksquashfs_argv(tool: str, tree: Path, dest: Path, options: ArchiveOptions) -> list[str]:
     """The mksquashfs command that writes a deterministic image of tree at dest."""
     comp = COMPRESSORS[options.format]
-    argv = [tool, str(tree), str(dest), "-comp", comp]
-    if options.level is not None:
-        argv += ["-Xcompression-level", str(options.level)]
+    level = options.level if options.level is not None else DEFAULT_LEVELS[options.format]
+    argv = [tool, str(tree), str(dest), "-comp", comp, "-Xcompression-level", str(level)]
     stamp = str(options.mtime)
     argv += ["-all-root", "-all-time", stamp, "-mkfs-time", stamp, "-no-xattrs"]
     argv += ["-noappend", "-no-progress", "-quiet"]

@@ -220,7 +220,8 @@ def test_arcroot_layer_on_top_of_the_bare_image(
 
 @pytest.fixture
 def squashfs_mount(venv: Path, tmp_path: Path) -> Iterator[Path]:
-    image = _export(venv, tmp_path / "env.sqfs", "--level", "15")
+    # gzip here, zstd (the default) in tests/integration/test_images.py: both are mounted
+    image = _export(venv, tmp_path / "env.sqfs", "--format", "squashfs-gzip", "--level", "5")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     run([_tool("squashfuse"), str(image), str(mnt)])

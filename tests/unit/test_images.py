@@ -102,7 +102,8 @@ def test_rfc3339(epoch: int, text: str) -> None:
 @pytest.mark.parametrize(
     ("fmt", "level", "threads", "expected"),
     [
-        ("squashfs", None, None, ["-comp", "zstd"]),
+        ("squashfs", None, None, ["-comp", "zstd", "-Xcompression-level", "3"]),
+        ("squashfs-gzip", None, None, ["-comp", "gzip", "-Xcompression-level", "6"]),
         ("squashfs", 19, 2, ["-comp", "zstd", "-Xcompression-level", "19", "-processors", "2"]),
         ("squashfs-gzip", 9, None, ["-comp", "gzip", "-Xcompression-level", "9"]),
     ],
