@@ -1,4 +1,5 @@
-"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), e2e_windows
+"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), e2e_images
+(OCI and SquashFS exports mounted read-only), e2e_windows
 (Windows venvs under Wine), bench."""
 
 from __future__ import annotations

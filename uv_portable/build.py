@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.process import run_tool
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10
+    import tomli as tomllib
 
 MIN_UV = (0, 5, 0)
 _UV_HINTS = (  # the first text found in uv's output picks the hint: most specific first
@@ -76,6 +82,9 @@ def create_project_venv(
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["UV_PROJECT_ENVIRONMENT"] = str(venv)
     create = [uv, "venv", "--relocatable", "--quiet", str(venv)]
+    name = project_name(project)
+    if name:  # as `uv sync` names a project's venv; OCI images take title and version from it
+        create += ["--prompt", name]
     if python:
         create += ["--python", python]
     run_tool(create, what="uv venv", cwd=str(project), env=env, hints=_UV_HINTS)
@@ -102,6 +111,16 @@ def create_project_venv(
         hints=_UV_HINTS,
         hint="run the same `uv sync` in the project to see uv's full output",
     )
+
+
+def project_name(project: Path) -> str | None:
+    """``[project] name`` of the project's pyproject.toml, if it has one."""
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("project", {}).get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def temporary_venv_dir() -> Path:

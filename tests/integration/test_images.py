@@ -228,3 +228,16 @@ def test_links_out_of_a_squashfs_image_are_findings(tmp_path: Path) -> None:
     proc = cli("check", str(image), "--json")
     assert proc.returncode == 1, proc.stderr
     assert _errors(proc.stdout)["unsafe-member"] == {"bin/up", "abs"}
+
+
+def test_a_built_image_is_titled_with_the_project(tmp_path: Path) -> None:
+    project = shutil.copytree(
+        Path(__file__).parents[1] / "fixtures" / "demo_project", tmp_path / "p"
+    )
+    layout = tmp_path / "demo.oci"
+    proc = cli("build", str(project), "-o", str(layout), "--no-verify", "--no-compile", env=EPOCH)
+    assert proc.returncode == 0, proc.stderr
+    manifest, _ = _image(layout)
+    annotations = manifest["annotations"]
+    assert annotations["org.opencontainers.image.title"] == "demo-app"  # type: ignore[index]
+    assert annotations["org.opencontainers.image.version"] == "0.1.0"  # type: ignore[index]
