@@ -45,6 +45,7 @@ from uv_portable.manifest import (
 )
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
+from uv_portable.oci import check_entrypoint
 from uv_portable.output import (
     check_output_location,
     publish,
@@ -171,6 +172,7 @@ def export(
     check_output_location(src, out, force=force, fmt=fmt, make_parent=make_parent)
     plan = make_plan(source, options)
     refuse_if_needed(plan)
+    check_entrypoint(plan, archive)  # issue 21: a typo is found before the copy, not after
     out.parent.mkdir(parents=True, exist_ok=True)
     stale = remove_stale(out)
     if stale:

@@ -23,6 +23,7 @@ from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import read_elf
 from uv_portable.errors import UsageError, io_error
 from uv_portable.manifest import MANIFEST_PATH, SBOM_PATH, sha256_of
+from uv_portable.model import CopyFile, MakeSymlink, Plan, WriteFile
 from uv_portable.output import publish, temp_path
 
 LAYOUT_VERSION = "1.0.0"
@@ -191,13 +192,28 @@ def architecture_of(tree: Path) -> str:
     return ARCHITECTURES[machine]
 
 
+def _no_script(name: str, names: list[str]) -> UsageError:
+    venv_own = ("activate", "deactivate", "python", "pydoc")
+    scripts = sorted(n for n in names if not n.startswith(venv_own) and "." not in n)
+    return UsageError(
+        f"--entrypoint {name}: the export has no bin/{name}",
+        "name one of its console scripts: " + (", ".join(scripts[:12]) or "(none)"),
+    )
+
+
+def check_entrypoint(plan: Plan, options: ArchiveOptions | None) -> None:
+    """Refuse, before anything is copied, an --entrypoint the plan puts no bin/NAME for."""
+    name = options.entrypoint if options is not None else None
+    if name is None:
+        return
+    dests = [a.dest for a in plan.actions if isinstance(a, (CopyFile, WriteFile, MakeSymlink))]
+    if f"bin/{name}" not in dests:
+        raise _no_script(name, [d[4:] for d in dests if d.startswith("bin/") and "/" not in d[4:]])
+
+
 def _check_entrypoint(tree: Path, name: str | None) -> None:
     if name is not None and not (tree / "bin" / name).is_file():
-        scripts = sorted(p.name for p in (tree / "bin").iterdir() if not p.name.startswith("."))
-        raise UsageError(
-            f"--entrypoint {name}: the export has no bin/{name}",
-            "name one of its scripts: " + ", ".join(scripts[:12]),
-        )
+        raise _no_script(name, [p.name for p in (tree / "bin").iterdir()])
 
 
 def _write_blob(blobs: Path, blob: Blob) -> None:

@@ -241,3 +241,11 @@ def test_a_built_image_is_titled_with_the_project(tmp_path: Path) -> None:
     annotations = manifest["annotations"]
     assert annotations["org.opencontainers.image.title"] == "demo-app"  # type: ignore[index]
     assert annotations["org.opencontainers.image.version"] == "0.1.0"  # type: ignore[index]
+
+
+def test_an_unknown_entrypoint_is_refused_before_any_work(small_venv: Path, tmp_path: Path) -> None:
+    proc = cli("export", str(small_venv), str(tmp_path / "env.oci"), "--entrypoint", "cowsy")
+    assert proc.returncode == 2, proc.stderr
+    assert "the export has no bin/cowsy" in proc.stderr
+    assert "console scripts: cowsay" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
