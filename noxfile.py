@@ -1,4 +1,5 @@
-"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), e2e_windows
+"""Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), e2e_images
+(OCI and SquashFS exports mounted read-only), e2e_windows
 (Windows venvs under Wine), bench."""
 
 from __future__ import annotations
@@ -6,7 +7,16 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "docs", "tests", "e2e", "e2e_spark", "e2e_windows"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "docs",
+    "tests",
+    "e2e",
+    "e2e_spark",
+    "e2e_images",
+    "e2e_windows",
+]
 nox.options.reuse_existing_virtualenvs = True
 
 SOURCES = ["uv_portable", "tests", "bench", "noxfile.py"]
@@ -51,7 +61,7 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Exports run with the build interpreter hidden (bubblewrap), CPython 3.9-3.13."""
     _sync(session)
-    session.run("pytest", "tests/e2e", "-m", "not spark", *session.posargs)
+    session.run("pytest", "tests/e2e", "-m", "not spark and not images", *session.posargs)
 
 
 @nox.session
@@ -59,6 +69,13 @@ def e2e_spark(session: nox.Session) -> None:
     """PySpark on a local-cluster with --archives, every host Python hidden (needs java)."""
     _sync(session)
     session.run("pytest", "tests/e2e", "-m", "spark", *session.posargs)
+
+
+@nox.session
+def e2e_images(session: nox.Session) -> None:
+    """OCI and SquashFS exports mounted read-only: podman image volumes and layers, squashfuse."""
+    _sync(session)
+    session.run("pytest", "tests/e2e", "-m", "images", *session.posargs)
 
 
 @nox.session

@@ -40,6 +40,7 @@ from uv_portable.manifest import (
 )
 from uv_portable.materialize import materialize
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
+from uv_portable.oci import check_entrypoint
 from uv_portable.output import MANIFEST_PATH, staging_dir
 from uv_portable.platforms import Platform, load_platform
 from uv_portable.probe import ProbeRun
@@ -140,6 +141,7 @@ def export(
     destination = Destination.of(platform.source.path, out, settings, force=force)
     plan = platform.plan(settings.plan)
     refuse_if_needed(plan)
+    check_entrypoint(plan, destination.archive)  # a typo is found before the copy, not after
     stale = destination.prepare()
     if stale:
         emit(f"removed {stale} leftover(s) of earlier exports that were killed")

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Literal
+from typing import IO, BinaryIO, Literal, cast
 
-from uv_portable.errors import io_error
-from uv_portable.formats import BY_NAME
+from uv_portable.errors import UsageError, io_error
+from uv_portable.formats import BY_NAME, IMAGE_FORMATS
 from uv_portable.output import publish_file, temp_path
 from uv_portable.settings import ZIP_EPOCH, ArchiveOptions
 
@@ -54,8 +54,9 @@ def collect(root: Path, arcroot: str | None = None) -> list[Member]:
     members: list[Member] = []
     seen: dict[tuple[int, int], str] = {}
     prefix = f"{arcroot.strip('/')}/" if arcroot else ""
-    if arcroot:
-        members.append(Member(arcroot.strip("/"), root, "dir", 0o755))
+    if arcroot:  # every folder of it, so that a layer on a base image has them all
+        parts = arcroot.strip("/").split("/")
+        members += [Member("/".join(parts[: i + 1]), root, "dir", 0o755) for i in range(len(parts))]
 
     def walk(folder: Path, rel: str) -> None:
         with os.scandir(folder) as it:
@@ -173,6 +174,39 @@ def _write_zip(
                 progress(size)
 
 
+class _Tap:
+    """A write-only stream that shows every chunk to ``tap`` before passing it on."""
+
+    def __init__(self, out: IO[bytes], tap: Callable[[bytes], object]) -> None:
+        self._out, self._tap = out, tap
+
+    def write(self, data: bytes) -> int:
+        self._tap(data)
+        return self._out.write(data)
+
+
+def _level(options: ArchiveOptions) -> int:
+    return (
+        options.level if options.level is not None else BY_NAME[options.format].default_level or 0
+    )
+
+
+def write_tar_stream(
+    root: Path,
+    fh: BinaryIO,
+    options: ArchiveOptions,
+    progress: Progress | None = None,
+    tap: Callable[[bytes], object] | None = None,
+) -> None:
+    """Write the tree at root as a tar (compressed as options.format says: tar, tar.gz or
+    tar.zst) to an open file; ``tap`` sees the uncompressed tar bytes (an OCI diff_id)."""
+    threads = options.threads or os.cpu_count() or 1
+    members = collect(root, options.arcroot)
+    with _compressed(fh, options.format, _level(options), threads) as stream:
+        out = cast(IO[bytes], _Tap(stream, tap)) if tap else stream
+        _write_tar(members, out, options.mtime, progress)
+
+
 def write_archive(
     root: Path,
     dest: Path,
@@ -181,20 +215,47 @@ def write_archive(
     *,
     replace: bool = False,
 ) -> ArchiveSummary:
-    """Write the tree at root as an archive at dest, atomically (over an existing dest only
-    with ``replace``)."""
+    """Write the tree at root as an archive or image at dest, atomically (over an existing
+    dest only with ``replace``)."""
     fmt = options.format
-    default = BY_NAME[fmt].default_level
-    level = options.level if options.level is not None else default or 0
-    threads = options.threads or os.cpu_count() or 1
-    members = collect(root, options.arcroot)
+    if fmt in ("oci", "oci.tar"):
+        from uv_portable.oci import write_oci
+
+        return ArchiveSummary(write_oci(root, dest, options, progress, replace=replace))
+    if fmt in ("squashfs", "squashfs-gzip"):
+        from uv_portable.squashfs import write_squashfs
+
+        return ArchiveSummary(write_squashfs(root, dest, options, replace=replace))
     try:
         with _atomic(dest, replace) as fh:
             if fmt == "zip":
-                _write_zip(members, fh, level, options.mtime, progress)
+                _write_zip(
+                    collect(root, options.arcroot), fh, _level(options), options.mtime, progress
+                )
             else:
-                with _compressed(fh, fmt, level, threads) as stream:
-                    _write_tar(members, stream, options.mtime, progress)
+                write_tar_stream(root, fh, options, progress)
     except OSError as exc:
         raise io_error(exc, dest, writing=True) from exc
     return ArchiveSummary(dest.stat().st_size)
+
+
+def check_image_options(fmt: str, entrypoint: str | None, options: ArchiveOptions | None) -> None:
+    """Refuse, before any work, what an output format cannot do or lacks a tool for."""
+    if entrypoint is not None:
+        if fmt not in ("oci", "oci.tar"):
+            raise UsageError(
+                f"--entrypoint names an image's command; {fmt} has none",
+                "use --format oci (or an .oci output), or drop --entrypoint",
+            )
+        if not entrypoint or "/" in entrypoint or entrypoint in (".", ".."):
+            raise UsageError(
+                f"--entrypoint {entrypoint!r} is not the name of a console script",
+                "give the name of a script in the export's bin/, such as `cowsay`",
+            )
+    if fmt in ("squashfs", "squashfs-gzip") and options is not None:
+        from uv_portable.squashfs import check_squashfs_options
+
+        check_squashfs_options(options)
+
+
+__all__ = ["IMAGE_FORMATS", "ArchiveSummary", "check_image_options", "write_archive"]

@@ -91,6 +91,9 @@ def create_project_venv(project: Path, venv: Path, settings: Settings) -> None:
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["UV_PROJECT_ENVIRONMENT"] = str(venv)
     create = [uv, "venv", "--relocatable", "--quiet", str(venv)]
+    name = project_name(project)
+    if name:  # as `uv sync` names a project's venv; OCI images take title and version from it
+        create += ["--prompt", name]
     if python:
         create += ["--python", python]
     run_tool(create, what="uv venv", cwd=str(project), env=env, hints=_UV_HINTS)
@@ -117,6 +120,16 @@ def create_project_venv(project: Path, venv: Path, settings: Settings) -> None:
         hints=_UV_HINTS,
         hint="run the same `uv sync` in the project to see uv's full output",
     )
+
+
+def project_name(project: Path) -> str | None:
+    """``[project] name`` of the project's pyproject.toml, if it has one."""
+    try:
+        data = read_toml(project / "pyproject.toml")
+    except (OSError, UsageError):
+        return None
+    name = data.get("project", {}).get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def temporary_venv_dir() -> Path:

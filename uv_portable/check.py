@@ -117,7 +117,8 @@ def _unsafe(name: str) -> str | None:
     return None
 
 
-def _link_escapes(name: str, target: str, hard: bool) -> bool:
+def link_escapes(name: str, target: str, hard: bool) -> bool:
+    """Whether a link member (hard: relative to the archive's root) points outside it."""
     if target.startswith("/"):
         return True
     base = "" if hard else posixpath.dirname(name)
@@ -125,9 +126,10 @@ def _link_escapes(name: str, target: str, hard: bool) -> bool:
     return norm == ".." or norm.startswith("../")
 
 
-def _extract_tar(
+def extract_tar(
     tar: tarfile.TarFile, dest: Path, findings: list[Finding], caps: Caps, archive: Path
 ) -> None:
+    """Extract a tar's safe members into dest; unsafe ones become findings, caps apply."""
     data_filter = getattr(tarfile, "data_filter", None)
     count = total = 0
     for member in tar:
@@ -138,7 +140,7 @@ def _extract_tar(
         if (
             problem is None
             and is_link
-            and _link_escapes(member.name, member.linkname, member.islnk())
+            and link_escapes(member.name, member.linkname, member.islnk())
         ):
             problem = f"link {member.name} -> {member.linkname} points outside the archive"
         if problem is None and not (
@@ -171,7 +173,7 @@ def _extract_zip(archive: Path, dest: Path, findings: list[Finding], caps: Caps)
             mode = info.external_attr >> 16
             if problem is None and stat.S_ISLNK(mode):
                 target = zf.read(info).decode()
-                if _link_escapes(info.filename.rstrip("/"), target, hard=False):
+                if link_escapes(info.filename.rstrip("/"), target, hard=False):
                     problem = f"link {info.filename} -> {target} points outside the archive"
                 else:
                     path = dest / info.filename
@@ -205,6 +207,14 @@ def extract_safely(archive: Path, dest: Path, caps: Caps = Caps()) -> list[Findi
     """Extract an archive into dest, skipping (and reporting) members that would escape it,
     and refusing archives that expand past the caps."""
     fmt = _archive_format(archive)
+    if archive.is_dir() or fmt in ("oci", "oci.tar"):  # issue 21: read-only images
+        from uv_portable.oci_read import extract_image
+
+        return extract_image(archive, dest, caps)
+    if fmt in ("squashfs", "squashfs-gzip"):
+        from uv_portable.squashfs import extract_squashfs
+
+        return extract_squashfs(archive, dest, caps)
     findings: list[Finding] = []
     if fmt == "zip":
         _extract_zip(archive, dest, findings, caps)
@@ -216,22 +226,33 @@ def extract_safely(archive: Path, dest: Path, caps: Caps = Caps()) -> list[Findi
             zstandard.ZstdDecompressor().stream_reader(raw) as zst,
             tarfile.open(fileobj=zst, mode="r|") as tar,
         ):
-            _extract_tar(tar, dest, findings, caps, archive)
+            extract_tar(tar, dest, findings, caps, archive)
     else:
         with tarfile.open(archive, "r:*") as tar:
-            _extract_tar(tar, dest, findings, caps, archive)
+            extract_tar(tar, dest, findings, caps, archive)
     return findings
+
+
+def export_root(tree: Path) -> Path:
+    """Where an extracted export starts: below the folders that --arcroot put it under."""
+    while not (tree / MANIFEST_PATH).exists() and not (tree / "bin").exists():
+        children = list(tree.iterdir())
+        if len(children) != 1 or not children[0].is_dir() or children[0].is_symlink():
+            break
+        tree = children[0]
+    return tree
 
 
 @contextmanager
 def _tree_of(path: Path, caps: Caps) -> Iterator[tuple[Path, list[Finding]]]:
-    if path.is_dir():
+    if path.is_dir() and not (path / "oci-layout").is_file():  # a layout is extracted
         yield path, []
         return
-    if _archive_format(path) == "dir":
+    if not path.is_dir() and _archive_format(path) == "dir":
         raise UsageError(
             f"{path} is not a folder or a supported archive",
-            "check a folder, or a .tar.gz, .tgz, .tar.zst, .tar or .zip file",
+            "check a folder, an OCI layout, or a .tar.gz, .tgz, .tar.zst, .tar, .zip, "
+            ".oci.tar or .sqfs file",
         )
     tmp = Path(tempfile.mkdtemp(prefix="uv-portable-check-"))
     try:
@@ -243,7 +264,7 @@ def _tree_of(path: Path, caps: Caps) -> Iterator[tuple[Path, list[Finding]]]:
             raise UsageError(
                 f"{path} is not a readable archive: {exc}", "check that the file is complete"
             ) from exc
-        yield tree, findings
+        yield export_root(tree), findings
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -333,7 +354,7 @@ def check(
         tolerated = frozenset(manifest.tolerated_libraries) if manifest else frozenset()
         # A folder checked in place still knows its own path: scripts naming it break on moving.
         report = verify_tree(
-            tree, build_paths=(str(path),) if path.is_dir() else (), tolerated=tolerated
+            tree, build_paths=(str(path),) if tree == path else (), tolerated=tolerated
         )
         findings += report.findings
         if manifest is not None:

@@ -21,6 +21,7 @@ from uv_portable.cli_options import (
     Bundle,
     Compile,
     DryRun,
+    Entrypoint,
     Exclude,
     Force,
     Format,
@@ -152,6 +153,7 @@ class _ExportFlags:
     bundle: Optional[bool]
     compile: Optional[bool]
     invalidation_mode: Optional[str]
+    entrypoint: Optional[str]
 
     def apply(self, settings: Settings) -> Settings:
         return settings.given(vars(self), "flag")
@@ -183,6 +185,7 @@ def export(
     level: Level = None,
     threads: Threads = None,
     arcroot: Arcroot = None,
+    entrypoint: Entrypoint = None,
     keep_tests: KeepTests = None,
     keep_config: KeepConfig = None,
     exclude: Exclude = None,
@@ -203,7 +206,7 @@ def export(
     _ui.set(quiet, verbose, no_progress)
     flags = _ExportFlags(
         fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
-        allow_missing, bundle, compile_, invalidation_mode,
+        allow_missing, bundle, compile_, invalidation_mode, entrypoint,
     )  # fmt: skip
     settings = flags.apply(_project_settings(Path.cwd(), target))
     settings = settings.given({"base": str(base) if base else None}, "flag")
@@ -275,6 +278,7 @@ def build(
     level: Level = None,
     threads: Threads = None,
     arcroot: Arcroot = None,
+    entrypoint: Entrypoint = None,
     keep_tests: KeepTests = None,
     keep_config: KeepConfig = None,
     exclude: Exclude = None,
@@ -300,7 +304,7 @@ def build(
     found = find_project(project)
     flags = _ExportFlags(
         fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
-        allow_missing, bundle, compile_, invalidation_mode,
+        allow_missing, bundle, compile_, invalidation_mode, entrypoint,
     )  # fmt: skip
     loaded = load_config(found, target)
     _ui.say(f"config: {describe(found, loaded)}")

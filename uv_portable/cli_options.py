@@ -30,8 +30,8 @@ Format = Annotated[
     typer.Option(
         "--format",
         metavar="FMT",
-        help="dir, tar, tar.gz, tgz, tar.zst or zip; must agree with the output's name "
-        "(default: from the name).",
+        help="dir, tar, tar.gz, tgz, tar.zst, zip, oci, oci.tar, squashfs or squashfs-gzip; "
+        "must agree with the output's name (default: from the name).",
     ),
 ]
 Level = Annotated[
@@ -109,6 +109,14 @@ InvalidationMode = Annotated[
         metavar="MODE",
         help="unchecked-hash, or checked-hash for sources edited on the target "
         "(default: unchecked-hash).",
+    ),
+]
+Entrypoint = Annotated[
+    Optional[str],
+    typer.Option(
+        "--entrypoint",
+        metavar="NAME",
+        help="OCI images: run this console script of bin/ as the image's entrypoint.",
     ),
 ]
 Sbom = Annotated[

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from uv_portable.archive import ArchiveSummary, write_archive
+from uv_portable.archive import ArchiveSummary, check_image_options, write_archive
 from uv_portable.output import check_output_location, publish, remove_stale
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.settings import ArchiveOptions, Settings
@@ -30,8 +30,10 @@ class Destination:
         not overlap the source, --force replaces only what this tool made). Writes nothing."""
         path = Path(os.path.abspath(out))
         fmt = settings.format_for(path)
+        archive = settings.archive(fmt)
+        check_image_options(fmt, settings.entrypoint, archive)
         check_output_location(src, path, force=force, fmt=fmt, make_parent=True)
-        return cls(path, fmt, settings.archive(fmt), force)
+        return cls(path, fmt, archive, force)
 
     def prepare(self) -> int:
         """Create the output's folder (as `uv build -o` does) and remove what killed exports

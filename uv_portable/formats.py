@@ -26,7 +26,16 @@ FORMATS: tuple[Format, ...] = (
     Format("tar.gz", (".tar.gz", ".tgz"), (0, 9), 3, aliases=("tgz",)),
     Format("tar.zst", (".tar.zst", ".tzst"), (1, 22), 3),
     Format("zip", (".zip",), (0, 9), 6),
+    # Read-only images: an OCI image layout (a folder, or a tar of it), whose one layer is
+    # the export's tar.gz; SquashFS by mksquashfs. mksquashfs's own defaults (zstd 15, gzip 9)
+    # took 35 s and 41 s for a 190 MB export here, zstd 3 and gzip 6 1.4 s and 11 s, 15% and
+    # 1% larger.
+    Format("oci", (".oci",), (0, 9), 3),
+    Format("oci.tar", (".oci.tar",), (0, 9), 3),
+    Format("squashfs", (".sqfs", ".squashfs"), (1, 22), 3),
+    Format("squashfs-gzip", (".sqfs", ".squashfs"), (1, 9), 6),
 )
+IMAGE_FORMATS = ("oci", "oci.tar", "squashfs", "squashfs-gzip")
 BY_NAME = {name: f for f in FORMATS for name in (f.name, *f.aliases)}
 FORMAT_NAMES = tuple(BY_NAME)  # what `--format` and `format` accept
 # Suffixes that look like an archive we do not write: refuse instead of making a folder.
@@ -83,7 +92,7 @@ def resolve_format(path: Path, explicit: str | None = None) -> Format:
     chosen = BY_NAME.get(explicit)
     if chosen is None:
         raise FormatError(f"unknown format {explicit!r}", "use one of: " + ", ".join(FORMAT_NAMES))
-    if implied is not None and implied is not chosen:
+    if implied is not None and implied is not chosen and implied.suffixes != chosen.suffixes:
         raise FormatError(
             f"format {chosen.name} contradicts the name {path.name} (a {implied.name} name)",
             f"name the output for its format (e.g. {path.name.split('.')[0]}"

@@ -136,7 +136,7 @@ def check_output_location(
         )
     if link:
         return
-    if fmt == "dir":
+    if fmt in ("dir", "oci"):  # an OCI image layout is a folder too
         if out.exists() and not out.is_dir():
             raise UsageError(
                 f"output {out} exists and is not a folder",

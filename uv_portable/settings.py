@@ -117,6 +117,7 @@ SPECS: dict[str, Spec] = {
     "invalidation_mode": Spec(
         "invalidation-mode", "--invalidation-mode", _one_of(INVALIDATION_MODES)
     ),
+    "entrypoint": Spec("entrypoint", "--entrypoint", _string),
 }
 KEYS = {spec.key: name for name, spec in SPECS.items()}
 
@@ -183,6 +184,7 @@ class ArchiveOptions:
     threads: int | None = None
     arcroot: str | None = None
     mtime: int = ZIP_EPOCH
+    entrypoint: str | None = None  # OCI images: a console script of bin/ as Entrypoint
 
 
 def source_date_epoch() -> int:
@@ -215,6 +217,7 @@ class Settings:
     base: str | None = None  # a Windows venv's base install, as seen from this machine
     compile: bool = True  # hash-based pycs for every .py of the export
     invalidation_mode: str = "unchecked-hash"
+    entrypoint: str | None = None  # OCI images: a console script of bin/ as the Entrypoint
     # Where each value that is not a default came from ("[tool.uv-portable] in FILE", "flag").
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -277,7 +280,7 @@ class Settings:
         return CompileOptions(invalidation=self.invalidation_mode, workers=self.threads)
 
     def archive(self, fmt: str) -> ArchiveOptions | None:
-        """How to write an archive of this format (None for a folder)."""
+        """How to write an archive or image of this format (None for a folder)."""
         if fmt == "dir":
             return None
         return ArchiveOptions(
@@ -286,6 +289,7 @@ class Settings:
             threads=self.threads,
             arcroot=self.arcroot,
             mtime=source_date_epoch(),
+            entrypoint=self.entrypoint,
         )
 
     def to_json(self) -> dict[str, Any]:
