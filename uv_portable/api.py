@@ -94,8 +94,8 @@ def plan_export(
     """Read the source, check the output as a real export would, and decide everything;
     writes nothing. Refusals are raised after the plan is made (so it can be shown)."""
     settings = settings or Settings()
+    destination = Destination.of(Path(os.path.abspath(src)), out, settings, force=force)
     platform = load_platform(src, _base(settings))
-    destination = Destination.of(platform.source.path, out, settings, force=force)
     return DryRun(platform.plan(settings.plan), destination)
 
 
@@ -137,8 +137,8 @@ def export(
     started = time.monotonic()
     emit = say or _quiet
     settings = settings or Settings()
+    destination = Destination.of(Path(os.path.abspath(src)), out, settings, force=force)
     platform = load_platform(src, _base(settings))
-    destination = Destination.of(platform.source.path, out, settings, force=force)
     plan = platform.plan(settings.plan)
     refuse_if_needed(plan)
     check_entrypoint(plan, destination.archive)  # a typo is found before the copy, not after
