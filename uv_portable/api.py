@@ -30,10 +30,9 @@ from uv_portable.bytecode import (
 )
 from uv_portable.check import Caps, CheckReport, check
 from uv_portable.config import Options
-from uv_portable.distributions import importable_modules
 from uv_portable.errors import RefusedError, io_error
 from uv_portable.glibc import parse_target_glibc
-from uv_portable.importcheck import STDLIB_MODULES
+from uv_portable.importcheck import modules_to_probe
 from uv_portable.manifest import (
     MANIFEST_PATH,
     SBOM_PATH,
@@ -53,6 +52,7 @@ from uv_portable.output import (
 )
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
+from uv_portable.probe import IsolationRequest
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
@@ -78,6 +78,7 @@ class ExportResult:
     isolation: str = ""  # how the export's imports were run ("bwrap", ...); "" if not run
     host_requirements: tuple[str, ...] = ()  # what the target host must provide
     bytecode: CompileSummary | None = None  # None: not compiled (--no-compile, or no X.Y)
+    isolation_note: str = ""  # how the verification was isolated ("without isolation: ...")
 
 
 def plan_export(
@@ -134,13 +135,14 @@ def export(
     sbom_path: Path | None = None,
     base: Path | None = None,
     compile: CompileOptions | None = CompileOptions(),  # noqa: B008 - frozen, never mutated
+    sandbox: IsolationRequest = "auto",
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
     ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
     ``sbom_path`` writes the SBOM there too (it is always in the tree); ``base`` is a Windows
     venv's base install as seen from this machine. ``compile=None`` ships no new
-    bytecode.
+    bytecode. ``sandbox`` isolates the verifying run (auto: the strongest that starts).
     """
     # --- Windows venvs: uv_portable.windows ---
     from uv_portable.windows.detect import is_windows_venv
@@ -179,7 +181,7 @@ def export(
     summary: ArchiveSummary | None = None
     bytecode: CompileSummary | None = None
     runs_here = verify and source.base.on_host
-    modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
+    modules = modules_to_probe(plan.distributions) if runs_here else ()
     with (
         terminate_as_interrupt(),
         _io_boundary(out),
@@ -214,7 +216,7 @@ def export(
             done = early.result() if early is not None else None
             bytecode = compile_export(root, source.base, compile, emit, progress, done)
         verified = (
-            verify_export(root, plan, modules, source_run)
+            verify_export(root, plan, modules, source_run, sandbox)
             if verify
             else Verified(requirements=plan.host_data)
         )
@@ -250,6 +252,7 @@ def export(
         isolation=verified.isolation,
         host_requirements=verified.requirements,
         bytecode=bytecode,
+        isolation_note=verified.isolation_note,
     )
 
 

@@ -30,6 +30,7 @@ from uv_portable.cli_options import (
     KeepTests,
     Level,
     NoVerify,
+    Sandbox,
     Sbom,
     Target,
     TargetGlibc,
@@ -40,6 +41,7 @@ from uv_portable.errors import Interrupted, UsageError
 from uv_portable.exits import exit_code_for
 from uv_portable.exits import say as _say
 from uv_portable.render import print_check, print_plan, progress_factory, report_export
+from uv_portable.sandbox import SANDBOX_REQUESTS, SandboxRequest
 
 # The pipeline (ELF/Mach-O readers, archive writers, rich) is imported by the commands that
 # use it, so that `--version`, `--help` and `config --check` start quickly.
@@ -72,6 +74,14 @@ def _root(
     ] = False,
 ) -> None:
     """Make uv virtual environments self-contained and relocatable."""
+
+
+def _sandbox_request(value: str) -> SandboxRequest:
+    """--sandbox, checked: export and check take the same values."""
+    for request in SANDBOX_REQUESTS:
+        if value == request:
+            return request
+    raise UsageError(f"unknown sandbox {value!r}", "use auto, bwrap, unshare or none")
 
 
 def _project_config(project: Path, target: Optional[str]) -> Options:
@@ -114,8 +124,10 @@ def export(
     base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    sandbox: Sandbox = "auto",
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
+    sandbox_request = _sandbox_request(sandbox)
     cwd = Path.cwd()
     opts = _project_config(cwd, target).merged(
         **export_overrides(
@@ -169,6 +181,7 @@ def export(
         compile=compile_options(opts),
         sbom_path=sbom,
         base=base_path,
+        sandbox=sandbox_request,
     )
     report_export(result, as_json)
 
@@ -283,9 +296,7 @@ def check_command(
             help="Do not import this module in the run (repeatable).",
         ),
     ] = None,
-    sandbox: Annotated[
-        str, typer.Option("--sandbox", metavar="KIND", help="auto, bwrap or unshare (root only).")
-    ] = "auto",
+    sandbox: Sandbox = "auto",
     max_extract_size: Annotated[
         Optional[int],
         typer.Option(
@@ -303,8 +314,7 @@ def check_command(
     as_json: AsJson = False,
 ) -> None:
     """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
-    if sandbox not in ("auto", "bwrap", "unshare"):
-        raise UsageError(f"unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
+    sandbox_request = _sandbox_request(sandbox)
     from uv_portable import api
 
     defaults = api.Caps()
@@ -314,7 +324,7 @@ def check_command(
         target_glibc=target_glibc,
         imports=tuple(imports or ()),
         skip_imports=tuple(skip_imports or ()),
-        sandbox="bwrap" if sandbox == "bwrap" else "unshare" if sandbox == "unshare" else "auto",
+        sandbox=sandbox_request,
         caps=api.Caps(
             defaults.bytes if max_extract_size is None else max_extract_size,
             defaults.members if max_members is None else max_members,

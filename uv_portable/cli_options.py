@@ -100,3 +100,12 @@ Target = Annotated[
         "--target", metavar="NAME", help="Use [tool.uv-portable.targets.NAME] of the config."
     ),
 ]
+Sandbox = Annotated[
+    str,
+    typer.Option(
+        "--sandbox",
+        metavar="KIND",
+        help="Isolation of the verifying run: auto (bwrap, else unshare as root, else none), "
+        "bwrap, unshare or none.",
+    ),
+]

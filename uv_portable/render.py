@@ -54,9 +54,11 @@ def print_check(report: CheckReport) -> None:
         else:
             baseline = "the manifest's baseline" if report.manifest else "no manifest"
             print(
-                f"run:     interpreter started ({run.isolation}); {len(run.imported)} modules "
-                f"imported, {len(run.failed)} failed ({baseline})"
+                f"run:     interpreter started {run.note or run.isolation}; "
+                f"{len(run.imported)} modules imported, {len(run.failed)} failed ({baseline})"
             )
+    if report.matched is not None:
+        print(f"files:   {report.matched} files match the manifest")
     if not report.manifest:
         print("manifest: none (not made by uv-portable, or made before 0.1): static checks only")
     for requirement in report.host_requirements:
@@ -82,6 +84,7 @@ def report_export(result: ExportResult, as_json: bool) -> None:
             "notes": list(result.plan.notes),
             "findings": [finding_json(f) for f in result.findings],
             "verified_with": result.isolation or None,
+            "verified_how": result.isolation_note or None,
             "host_requirements": list(result.host_requirements),
             "missing_libraries": [m.to_json() for m in result.plan.missing],
         }
@@ -117,8 +120,8 @@ def report_export(result: ExportResult, as_json: bool) -> None:
         f"{result.seconds:.1f}s"
     )
     if result.isolation:
-        how = "in place: no sandbox here" if result.isolation == "none" else result.isolation
-        say(f"verified: the export imports what the source imports ({how})")
+        how = result.isolation_note or f"with {result.isolation}"
+        say(f"verified {how}: the export imports what the source imports")
     if result.host_requirements:
         say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":
