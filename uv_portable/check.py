@@ -21,7 +21,7 @@ from uv_portable import __version__
 from uv_portable.archive import output_format
 from uv_portable.binaries.policy import missing_finding
 from uv_portable.distributions import module_owners, read_distributions
-from uv_portable.errors import UsageError
+from uv_portable.errors import ToolError, UsageError
 from uv_portable.glibc import parse_target_glibc, too_new
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.importcheck import (
@@ -79,6 +79,7 @@ class CheckReport:
     manifest: bool = False  # whether a manifest was found and compared
     host_requirements: tuple[str, ...] = ()
     matched: int | None = None  # files whose hashes match the manifest (None: not compared)
+    run_error: ToolError | None = None  # the sandbox could not start: the host's, not the tree's
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -102,6 +103,8 @@ class CheckReport:
                 "imported": list(self.run.imported),
                 "failures": [{"module": m, "error": e} for m, e in self.run.failed.items()],
             }
+        elif self.run_error is not None:
+            run = {"started": False, "error": self.run_error.message}
         return {
             "path": self.path,
             "ok": self.ok,
@@ -373,10 +376,13 @@ def check(
         if manifest is not None:
             made_by = manifest.data.get("tool", {}).get("version", "")
             findings = reword_for_export(findings, str(made_by or "?"))
-        result = None
+        result, run_error = None, None
         if run:
-            result, run_findings = _run(tree, manifest, imports, skip_imports, sandbox)
-            findings += run_findings
+            try:
+                result, run_findings = _run(tree, manifest, imports, skip_imports, sandbox)
+                findings += run_findings
+            except ToolError as exc:  # no sandbox: reported as such, never as the tree's fault
+                run_error = exc
         return CheckReport(
             str(path),
             tuple(findings),
@@ -385,4 +391,5 @@ def check(
             manifest is not None,
             tuple(sorted({*report.host_requirements, *_manifest_requirements(manifest)})),
             matched,
+            run_error,
         )

@@ -336,6 +336,8 @@ def check_command(
         print_check(report)
     if not report.ok:
         raise typer.Exit(1)
+    if report.run_error is not None:
+        raise report.run_error  # the sandbox could not start: the host's failure (exit 6)
 
 
 @app.command("config")

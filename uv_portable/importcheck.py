@@ -42,6 +42,11 @@ def modules_to_probe(dists: tuple[Distribution, ...]) -> tuple[str, ...]:
     return (*STDLIB_MODULES, *importable_modules(dists), *entry_point_targets(dists))
 
 
+def _kind(name: str) -> str:
+    """What a probed name is, when not a module: a message's first words."""
+    return "a script's entry point: " if ":" in name else ""
+
+
 def _what(name: str) -> str:
     """How a probed name reads in a message: a module, or a script's entry point."""
     return f"entry point {name}" if ":" in name else name
@@ -111,7 +116,7 @@ def compare(
             "error",
             "import-lost",
             module,
-            f"{_what(module)} imports in the source venv but not in the export: {failed[module]}",
+            f"{_kind(module)}imports in the source venv but not in the export: {failed[module]}",
             "report this to uv-portable with the venv's details",
             subject=module,
         )

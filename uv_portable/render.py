@@ -48,6 +48,8 @@ def print_check(report: CheckReport) -> None:
         if f.hint:
             print(f"{'':<8} {'':<{width}}  hint: {f.hint}")
     run = report.run
+    if report.run_error is not None:
+        print(f"run:     not done: {report.run_error.message}")
     if run is not None:
         if not run.started:
             print(f"run:     FAILED ({run.isolation}): {run.message}")
@@ -67,6 +69,8 @@ def print_check(report: CheckReport) -> None:
     errors = sum(1 for f in report.findings if f.severity == "error")
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     verdict = "self-contained" if report.ok else "NOT self-contained"
+    if report.ok and report.run_error is not None:
+        verdict = "not proven: no static problem, but the run could not start"
     print(f"result:  {verdict} ({errors} error(s), {warnings} warning(s))")
 
 

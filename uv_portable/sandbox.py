@@ -176,9 +176,10 @@ class Sandbox:
 
 
 def sandbox_failure(stderr: str) -> str | None:
-    """bwrap's own complaint in a command's stderr (the sandbox did not start), or None."""
+    """bwrap's own complaint in a command's stderr (the sandbox did not start), or None.
+    ``bwrap: execvp X`` is not one: the sandbox is up, the tree's command cannot start."""
     for line in stderr.splitlines():
-        if line.startswith("bwrap: "):
+        if line.startswith("bwrap: ") and not line.startswith("bwrap: execvp "):
             return line.strip()
     return None
 

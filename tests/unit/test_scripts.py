@@ -249,3 +249,27 @@ def test_relocate_pth(text: str, new: str | None, outside: list[str]) -> None:
         return entry[len("/venv/") :] if entry.startswith("/venv/") else None
 
     assert relocate_pth(text, lambda e: e.startswith("/"), relative) == (new, outside)
+
+
+@pytest.mark.parametrize(
+    ("hint", "reworded"),
+    [
+        ("export with uv-portable, which rewrites it to $ORIGIN", True),
+        ("export the venv with uv-portable, which copies the interpreter in", True),
+        ("re-export with uv-portable, which bundles it into lib/", True),
+        ("rebuild the archive with uv-portable", True),
+        ("export it with `uv-portable export`, which drops home", True),
+        ("reinstall it non-editable: `uv sync --no-editable`", False),
+        ("report this to uv-portable with the venv's details", False),
+        ("", False),
+    ],
+)
+def test_check_rewords_export_advice_for_its_own_trees(hint: str, reworded: bool) -> None:
+    """Issue 19: `check` told users to "export with uv-portable" about its own archives."""
+    from uv_portable.check import reword_for_export
+    from uv_portable.model import Finding
+
+    [found] = reword_for_export([Finding("error", "x", "bin/x", "msg", hint)], "0.1.0")
+    assert (found.hint != hint) is reworded
+    if reworded:
+        assert found.hint.startswith("the tree was exported by uv-portable 0.1.0")
