@@ -118,4 +118,6 @@ def test_check_run_still_catches_a_broken_tree_there(small_venv: Path, tmp_path:
         report = json.loads(checked.stdout)
         codes = {f["code"] for f in report["findings"]}
         assert "interpreter-failed" in codes, report["findings"]
+        hints = " ".join(f["hint"] for f in report["findings"])
+        assert "--no-verify" not in hints and "export with uv-portable" not in hints  # issue 19
         assert report["run"]["started"] is False and "error" not in report["run"]
