@@ -16,7 +16,7 @@ import os
 import shlex
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -172,7 +172,13 @@ class Sandbox:
         if self.requested == "none":
             return "without isolation (--sandbox none)"
         reasons = "; ".join(self.why_not)
+        if all(reason.endswith(_ABSENT) for reason in self.why_not):
+            return f"without isolation: no sandbox is available here ({reasons})"
         return f"without isolation: this host cannot create namespaces ({reasons})"
+
+
+# How a sandbox's reason ends when it is absent rather than unable to start.
+_ABSENT = ("not installed", "not installed (apt-get install bubblewrap)", "needs root")
 
 
 def sandbox_failure(stderr: str) -> str | None:
@@ -224,12 +230,16 @@ def choose_sandbox(request: SandboxRequest = "auto") -> Sandbox:
     if request == "none":
         return Sandbox("none", requested="none")
     why_not: list[str] = []
-    for kind, fails in (("bwrap", _bwrap_fails), ("unshare", _unshare_fails)):
+    candidates: tuple[tuple[SandboxKind, Callable[[], str | None]], ...] = (
+        ("bwrap", _bwrap_fails),
+        ("unshare", _unshare_fails),
+    )
+    for kind, fails in candidates:
         if request not in ("auto", kind):
             continue
         reason = fails()
         if reason is None:
-            return Sandbox(kind, tuple(why_not), request)  # type: ignore[arg-type]
+            return Sandbox(kind, tuple(why_not), request)
         why_not.append(reason)
     if request != "auto":
         raise ToolError(

@@ -45,6 +45,13 @@ def test_sandbox_failure(stderr: str, expected: str | None) -> None:
             Sandbox("none", ("bwrap: x", "unshare: needs root")),
             "without isolation: this host cannot create namespaces (bwrap: x; unshare: needs root)",
         ),
+        (
+            Sandbox(
+                "none", ("bwrap: not installed (apt-get install bubblewrap)", "unshare: needs root")
+            ),
+            "without isolation: no sandbox is available here "
+            "(bwrap: not installed (apt-get install bubblewrap); unshare: needs root)",
+        ),
     ],
 )
 def test_describe(chosen: Sandbox, expected: str) -> None:
