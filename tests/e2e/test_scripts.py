@@ -132,6 +132,7 @@ def test_check_catches_a_non_python_script_given_pythons_header(
     assert ("script-not-python", "bin/hello-env-bash") in codes
 
 
+@pytest.mark.spark
 def test_spark_submit_runs_from_the_moved_export(tmp_path: Path) -> None:
     """pyspark's bin/ holds 12 bash scripts; spark-submit runs `python3` from PATH (the
     export's) to find SPARK_HOME, then java. Every host Python is hidden."""
