@@ -27,9 +27,8 @@ from uv_portable.build import (
 from uv_portable.bytecode import CompileSummary, compile_copies, compile_export
 from uv_portable.check import Caps, CheckReport, check
 from uv_portable.destination import Destination
-from uv_portable.distributions import importable_modules
 from uv_portable.errors import RefusedError, io_error
-from uv_portable.importcheck import STDLIB_MODULES
+from uv_portable.importcheck import modules_to_probe
 from uv_portable.interrupts import ThreadPool, deferred, take_received
 from uv_portable.manifest import (
     SBOM_PATH,
@@ -74,6 +73,7 @@ class ExportResult:
     host_requirements: tuple[str, ...] = ()  # what the target host must provide
     bytecode: CompileSummary | None = None  # None: not compiled (--no-compile, or no X.Y)
     format: str = "dir"
+    isolation_note: str = ""  # how the verification was isolated ("without isolation: ...")
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class _Job:
         plan, base = self.plan, self.platform.source.base
         total = sum(a.src.stat().st_size for a in plan.actions if isinstance(a, CopyFile))
         runs_here = self.verify and base.on_host
-        modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
+        modules = modules_to_probe(plan.distributions) if runs_here else ()
         with (
             contextlib.ExitStack() as finished,
             staging_dir(self.destination.path) as stage,
@@ -205,6 +205,7 @@ class _Job:
             findings=plan.findings + verified.findings,
             archive=summary,
             isolation=verified.isolation,
+            isolation_note=verified.isolation_note,
             host_requirements=verified.requirements,
             bytecode=bytecode,
             format=self.destination.format,
@@ -246,7 +247,10 @@ class _Job:
             return Verified(requirements=self.plan.host_data)
         if source_run is None:
             self.say("imports not verified: the export is for another platform than this host")
-        return self.platform.verify(root, self.plan, self.settings.plan, modules, source_run)
+        settings = self.settings
+        return self.platform.verify(
+            root, self.plan, settings.plan, modules, source_run, settings.sandbox
+        )
 
     def _document(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shutil
 import stat
 import tarfile
@@ -16,8 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from uv_portable import __version__
 from uv_portable.binaries.policy import missing_finding
-from uv_portable.distributions import importable_modules, read_distributions
+from uv_portable.distributions import module_owners, read_distributions
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.formats import FormatError, resolve_format
 from uv_portable.glibc import parse_target_glibc, too_new
@@ -27,6 +29,7 @@ from uv_portable.importcheck import (
     ImportBaseline,
     compare,
     judge_without_baseline,
+    modules_to_probe,
 )
 from uv_portable.manifest import (
     Manifest,
@@ -75,6 +78,8 @@ class CheckReport:
     run: ProbeRun | None = None
     manifest: bool = False  # whether a manifest was found and compared
     host_requirements: tuple[str, ...] = ()
+    matched: int | None = None  # files whose hashes match the manifest (None: not compared)
+    run_error: ToolError | None = None  # the sandbox could not start: the host's, not the tree's
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -98,10 +103,13 @@ class CheckReport:
                 "imported": list(self.run.imported),
                 "failures": [{"module": m, "error": e} for m, e in self.run.failed.items()],
             }
+        elif self.run_error is not None:
+            run = {"started": False, "error": self.run_error.message}
         return {
             "path": self.path,
             "ok": self.ok,
             "manifest": self.manifest,
+            "files_matched": self.matched,
             "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
             "glibc_per_file": {p: str(v) for p, v in self.glibc},
             "host_requirements": list(self.host_requirements),
@@ -287,28 +295,45 @@ def _run(
         )
         return run, [Finding("error", "interpreter-failed", "bin/python", run.message)]
     baseline = manifest.baseline if manifest is not None else None
+    dists = tuple(
+        d
+        for site in sorted(tree.glob("lib/python3*/site-packages"))
+        for d in read_distributions(site)
+    )
     if baseline is not None:
         wanted = (*STDLIB_MODULES, *baseline, *imports)
     else:
-        dists = [
-            read_distributions(site) for site in sorted(tree.glob("lib/python3*/site-packages"))
-        ]
-        wanted = (*STDLIB_MODULES, *(m for d in dists for m in importable_modules(d)), *imports)
+        wanted = (*modules_to_probe(dists), *imports)
     modules = [m for m in dict.fromkeys(wanted) if m not in skip_imports]
-    try:
-        run = probe_tree(tree, modules, isolation=sandbox)
-    except ToolError as exc:
-        run = ProbeRun("none", False, message=f"{exc.message} ({exc.hint})")
-        return run, [Finding("error", "no-sandbox", ".", run.message)]
+    # A sandbox that cannot start raises (the host's failure): never a finding about the tree.
+    run = probe_tree(tree, modules, isolation=sandbox)
     if baseline is not None:
         must = (*STDLIB_MODULES, *baseline, *imports)
         broken = manifest.broken_in_source if manifest else {}
-        findings = compare(ImportBaseline(tuple(must), broken), run)
+        findings = compare(
+            ImportBaseline(tuple(must), broken), run, module_owners(dists), exporting=False
+        )
     else:
         findings = judge_without_baseline(run)
         asked = set(imports)
         findings = [replace(f, severity="error") if f.subject in asked else f for f in findings]
     return run, findings
+
+
+# Hints that tell the user to export (again) with uv-portable: wrong about a tree it made.
+_EXPORT_ADVICE = re.compile(
+    r"\b(?:re-?export|export|rebuild)\b[^;]*\buv-portable\b|uv-portable export"
+)
+
+
+def reword_for_export(findings: list[Finding], made_by: str) -> list[Finding]:
+    """Findings about a tree uv-portable made (``made_by``: its version), with hints that say
+    "export with uv-portable" replaced by what helps there."""
+    hint = (
+        f"the tree was exported by uv-portable {made_by}: re-export it with this version "
+        f"({__version__}), and report it if the finding stays"
+    )
+    return [replace(f, hint=hint) if _EXPORT_ADVICE.search(f.hint) else f for f in findings]
 
 
 def _manifest_requirements(manifest: Manifest | None) -> list[str]:
@@ -357,8 +382,11 @@ def check(
             tree, build_paths=(str(path),) if tree == path else (), tolerated=tolerated
         )
         findings += report.findings
+        matched = None
         if manifest is not None:
-            findings += compare_files(tree, manifest)
+            compared = compare_files(tree, manifest)
+            findings += compared
+            matched = len(manifest.files) - sum(1 for f in compared if f.path in manifest.files)
             findings += [
                 missing_finding(
                     MissingLibrary(
@@ -373,10 +401,16 @@ def check(
             ]
         if target is not None:
             findings += too_new(dict(report.glibc), target)
-        result = None
+        if manifest is not None:
+            made_by = manifest.data.get("tool", {}).get("version", "")
+            findings = reword_for_export(findings, str(made_by or "?"))
+        result, run_error = None, None
         if run:
-            result, run_findings = _run(tree, manifest, imports, skip_imports, sandbox)
-            findings += run_findings
+            try:
+                result, run_findings = _run(tree, manifest, imports, skip_imports, sandbox)
+                findings += run_findings
+            except ToolError as exc:  # no sandbox: reported as such, never as the tree's fault
+                run_error = exc
         return CheckReport(
             str(path),
             tuple(findings),
@@ -384,4 +418,6 @@ def check(
             result,
             manifest is not None,
             tuple(sorted({*report.host_requirements, *_manifest_requirements(manifest)})),
+            matched,
+            run_error,
         )

@@ -32,6 +32,7 @@ from uv_portable.cli_options import (
     NoProgress,
     NoVerify,
     Quiet,
+    Sandbox,
     Sbom,
     Target,
     TargetGlibc,
@@ -154,6 +155,7 @@ class _ExportFlags:
     compile: Optional[bool]
     invalidation_mode: Optional[str]
     entrypoint: Optional[str]
+    sandbox: Optional[str]
 
     def apply(self, settings: Settings) -> Settings:
         return settings.given(vars(self), "flag")
@@ -186,6 +188,7 @@ def export(
     threads: Threads = None,
     arcroot: Arcroot = None,
     entrypoint: Entrypoint = None,
+    sandbox: Sandbox = None,
     keep_tests: KeepTests = None,
     keep_config: KeepConfig = None,
     exclude: Exclude = None,
@@ -206,7 +209,7 @@ def export(
     _ui.set(quiet, verbose, no_progress)
     flags = _ExportFlags(
         fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
-        allow_missing, bundle, compile_, invalidation_mode, entrypoint,
+        allow_missing, bundle, compile_, invalidation_mode, entrypoint, sandbox,
     )  # fmt: skip
     settings = flags.apply(_project_settings(Path.cwd(), target))
     settings = settings.given({"base": str(base) if base else None}, "flag")
@@ -279,6 +282,7 @@ def build(
     threads: Threads = None,
     arcroot: Arcroot = None,
     entrypoint: Entrypoint = None,
+    sandbox: Sandbox = None,
     keep_tests: KeepTests = None,
     keep_config: KeepConfig = None,
     exclude: Exclude = None,
@@ -304,7 +308,7 @@ def build(
     found = find_project(project)
     flags = _ExportFlags(
         fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
-        allow_missing, bundle, compile_, invalidation_mode, entrypoint,
+        allow_missing, bundle, compile_, invalidation_mode, entrypoint, sandbox,
     )  # fmt: skip
     loaded = load_config(found, target)
     _ui.say(f"config: {describe(found, loaded)}")
@@ -344,15 +348,7 @@ def check_command(
             help="Do not import this module in the run (repeatable).",
         ),
     ] = None,
-    sandbox: Annotated[
-        str,
-        typer.Option(
-            "--sandbox",
-            metavar="KIND",
-            help="auto, bwrap or unshare (root only) (default: auto).",
-            show_default=False,
-        ),
-    ] = "auto",
+    sandbox: Sandbox = None,
     max_extract_size: Annotated[
         Optional[int],
         typer.Option(
@@ -375,8 +371,7 @@ def check_command(
 ) -> None:
     """Check that PATH is self-contained: exit 0 when it is, 1 when it is not."""
     _ui.set(quiet, verbose, False)
-    if sandbox not in ("auto", "bwrap", "unshare"):
-        raise UsageError(f"--sandbox: unknown sandbox {sandbox!r}", "use auto, bwrap or unshare")
+    request = Settings().given({"sandbox": sandbox}, "flag").sandbox  # export's validator
     from uv_portable import api
 
     defaults = api.Caps()
@@ -386,7 +381,7 @@ def check_command(
         target_glibc=target_glibc,
         imports=tuple(imports or ()),
         skip_imports=tuple(skip_imports or ()),
-        sandbox="bwrap" if sandbox == "bwrap" else "unshare" if sandbox == "unshare" else "auto",
+        sandbox=request,
         caps=api.Caps(
             defaults.bytes if max_extract_size is None else max_extract_size,
             defaults.members if max_members is None else max_members,
@@ -396,6 +391,8 @@ def check_command(
         print(json.dumps(report.to_json(), indent=2))
     elif not _ui.quiet or not report.ok:
         print_check(report)
+    if report.run_error is not None:
+        raise report.run_error  # the sandbox could not start: the host's failure (exit 6)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -139,3 +139,13 @@ Target = Annotated[
         "--target", metavar="NAME", help="Use [tool.uv-portable.targets.NAME] of the config."
     ),
 ]
+Sandbox = Annotated[
+    Optional[str],
+    typer.Option(
+        "--sandbox",
+        metavar="KIND",
+        help="Isolation of the verifying run: auto (bwrap, else unshare as root, else none), "
+        "bwrap, unshare or none (default: auto).",
+        show_default=False,
+    ),
+]

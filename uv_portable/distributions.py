@@ -120,6 +120,44 @@ def importable_modules(dists: tuple[Distribution, ...]) -> tuple[str, ...]:
     return tuple(sorted({m for d in dists for m in d.top_level}))
 
 
+def parse_entry_points(text: str) -> tuple[tuple[str, str], ...]:
+    """``entry_points.txt`` -> (script name, ``module:attr``) of its console and GUI scripts."""
+    found: list[tuple[str, str]] = []
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            continue
+        name, eq, value = line.partition("=")
+        if eq and section in ("console_scripts", "gui_scripts"):
+            target = value.split("[", 1)[0].strip().replace(" ", "")  # drop `[extras]`
+            if target:
+                found.append((name.strip(), target))
+    return tuple(found)
+
+
+def entry_points(dist: Distribution) -> tuple[tuple[str, str], ...]:
+    """A distribution's console and GUI scripts: (script name, ``module:attr``)."""
+    try:
+        text = (dist.dist_info / "entry_points.txt").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    return parse_entry_points(text)
+
+
+def entry_point_targets(dists: tuple[Distribution, ...]) -> tuple[str, ...]:
+    """The ``module:attr`` targets of every console and GUI script, sorted and unique."""
+    return tuple(sorted({target for d in dists for _, target in entry_points(d)}))
+
+
+def module_owners(dists: tuple[Distribution, ...]) -> dict[str, str]:
+    """Top-level module name -> the name of the distribution that installs it."""
+    return {module: d.name for d in dists for module in d.top_level}
+
+
 def owners(dists: tuple[Distribution, ...]) -> dict[str, str]:
     """site-packages-relative file path -> the name of the distribution that installed it."""
     owned: dict[str, str] = {}

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from uv_portable.distributions import Distribution, entry_point_targets, importable_modules
 from uv_portable.model import Finding
 from uv_portable.probe import ProbeRun
 
@@ -35,6 +36,22 @@ _PORTABILITY = re.compile(
 )
 
 
+def modules_to_probe(dists: tuple[Distribution, ...]) -> tuple[str, ...]:
+    """What a run imports: the standard library's extensions, every distribution's top-level
+    modules, and every console/GUI script's entry point (``module:attr``)."""
+    return (*STDLIB_MODULES, *importable_modules(dists), *entry_point_targets(dists))
+
+
+def _kind(name: str) -> str:
+    """What a probed name is, when not a module: a message's first words."""
+    return "a script's entry point: " if ":" in name else ""
+
+
+def _what(name: str) -> str:
+    """How a probed name reads in a message: a module, or a script's entry point."""
+    return f"entry point {name}" if ":" in name else name
+
+
 @dataclass(frozen=True)
 class ImportBaseline:
     """What the source venv could import: the promise an export keeps."""
@@ -56,7 +73,7 @@ def baseline_of(run: ProbeRun) -> ImportBaseline:
     return ImportBaseline(tuple(sorted(run.imported)), dict(sorted(run.failed.items())))
 
 
-def not_started(run: ProbeRun) -> Finding | None:
+def not_started(run: ProbeRun, *, exporting: bool = True) -> Finding | None:
     """An error when the interpreter did not start, or does not live in its own tree."""
     if not run.started:
         return Finding(
@@ -64,7 +81,9 @@ def not_started(run: ProbeRun) -> Finding | None:
             "interpreter-failed",
             "bin/python",
             f"the interpreter {run.message} ({run.isolation} isolation)",
-            "run with --no-verify to keep the output for debugging, and report it",
+            "run with --no-verify to keep the output for debugging, and report it"
+            if exporting
+            else "run its bin/python by hand to see the whole error, and report it",
         )
     outside = run.outside()
     if outside is not None:
@@ -78,10 +97,17 @@ def not_started(run: ProbeRun) -> Finding | None:
     return None
 
 
-def compare(baseline: ImportBaseline, run: ProbeRun) -> list[Finding]:
+def compare(
+    baseline: ImportBaseline,
+    run: ProbeRun,
+    owners: dict[str, str] | None = None,
+    *,
+    exporting: bool = True,
+) -> list[Finding]:
     """Findings of an export's run against the source's baseline: lost imports are errors,
-    imports broken in both are warnings."""
-    first = not_started(run)
+    imports broken in both are warnings, named by the distribution that ships them
+    (``owners``: top-level module -> distribution)."""
+    first = not_started(run, exporting=exporting)
     if first is not None:
         return [first]
     failed = run.failed
@@ -90,24 +116,26 @@ def compare(baseline: ImportBaseline, run: ProbeRun) -> list[Finding]:
             "error",
             "import-lost",
             module,
-            f"imports in the source venv but not in the export: {failed[module]}",
+            f"{_kind(module)}imports in the source venv but not in the export: {failed[module]}",
             "report this to uv-portable with the venv's details",
             subject=module,
         )
         for module in baseline.ok
         if module in failed
     ]
-    findings += [
-        Finding(
-            "warning",
-            "broken-in-source",
-            module,
-            f"already broken in the source: {error}",
-            "an optional extra or backend that is not installed; install it if you need it",
-            subject=module,
+    named = owners or {}
+    for module, error in sorted(baseline.broken.items()):
+        top = module.partition(":")[0].partition(".")[0]
+        findings.append(
+            Finding(
+                "warning",
+                "broken-in-source",
+                named.get(top, module),
+                f"already broken in the source: {_what(module)}: {error}",
+                "an optional extra or backend that is not installed; install it if you need it",
+                subject=module,
+            )
         )
-        for module, error in sorted(baseline.broken.items())
-    ]
     return findings
 
 
@@ -115,7 +143,7 @@ def judge_without_baseline(run: ProbeRun) -> list[Finding]:
     """``check --run`` without a manifest: only portability problems are errors (the
     interpreter, a missing shared library, a standard-library extension); other import
     errors are listed as information, since the source may not import them either."""
-    first = not_started(run)
+    first = not_started(run, exporting=False)
     if first is not None:
         return [first]
     findings = []

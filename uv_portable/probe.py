@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from uv_portable.errors import ToolError
 from uv_portable.process import run_capture
-from uv_portable.sandbox import sandbox_argv, unshare_argv
+from uv_portable.sandbox import (
+    UNSHARE_SETUP_FAILED,
+    choose_sandbox,
+    sandbox_argv,
+    sandbox_failure,
+    unshare_argv,
+)
+from uv_portable.settings import SandboxRequest
 
 Isolation = Literal["bwrap", "unshare", "none", "wine", "native"]  # the last two: Windows
-IsolationRequest = Literal["auto", "bwrap", "unshare", "none"]
+IsolationRequest = SandboxRequest
 MOUNT = "/opt/uv-portable-probe/env"
 MODULE_TIMEOUT = 120.0  # seconds one import may take; UV_PORTABLE_IMPORT_TIMEOUT overrides
 
@@ -45,8 +51,11 @@ CHILD = '''
 import importlib, json, os, sys
 out = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
+module, _, attr = sys.argv[1].partition(":")  # an entry point: module:attr.attr
 try:
-    importlib.import_module(sys.argv[1])
+    target = importlib.import_module(module)
+    for part in filter(None, attr.split(".")):
+        target = getattr(target, part)
     result = {"ok": True}
 except SystemExit as exc:
     result = {"ok": False, "error": "called sys.exit(%r) while being imported" % (exc.code,)}
@@ -108,6 +117,7 @@ class ProbeRun:
     path: tuple[str, ...] = ()  # sys.path
     results: tuple[ImportResult, ...] = ()
     message: str = ""  # why it did not start
+    note: str = ""  # how it was isolated, for messages ("with bwrap ...", "without ...")
 
     @property
     def imported(self) -> tuple[str, ...]:
@@ -200,39 +210,41 @@ def probe_tree(
     timeout: float | None = None,
 ) -> ProbeRun:
     """Import modules with the tree's interpreter, moved to another path, with the host's
-    Python hidden (bubblewrap, else unshare as root, else in place when ``none`` is allowed).
-    The tree is mounted read-only and no bytecode is written."""
+    Python hidden: by the sandbox ``choose_sandbox`` found working (bubblewrap, else unshare
+    as root, else in place for ``auto``; its ``note`` says which and why). The tree is
+    mounted read-only and no bytecode is written. A sandbox that cannot start raises a
+    ToolError: that is the host's failure, never the tree's."""
     timeout = timeout or module_timeout()
-    if isolation in ("auto", "bwrap") and shutil.which("bwrap"):
+    sandbox = choose_sandbox(isolation)
+    note = sandbox.describe()
+    if sandbox.kind == "bwrap":
         argv = _driver_args(f"{MOUNT}/bin/python", modules, timeout)
         command = sandbox_argv(tree, MOUNT, argv, readonly=True)
-        return _parse_or_fail(run_capture(command), "bwrap", MOUNT)
-    if isolation == "bwrap":
-        raise ToolError(
-            "cannot sandbox here: bubblewrap (bwrap) is not installed",
-            "install it: apt-get install bubblewrap",
-        )
-    if isolation in ("auto", "unshare") and (os.geteuid() == 0 or isolation == "unshare"):
+        return _parse_or_fail(run_capture(command), "bwrap", MOUNT, note)
+    if sandbox.kind == "unshare":
         mount = tempfile.mkdtemp(prefix="uv-portable-probe-")
         try:
             argv = _driver_args(f"{mount}/bin/python", modules, timeout)
-            return _parse_or_fail(run_capture(unshare_argv(tree, mount, argv)), "unshare", mount)
+            proc = run_capture(unshare_argv(tree, mount, argv))
+            return _parse_or_fail(proc, "unshare", mount, note)
         finally:
             os.rmdir(mount)
-    if isolation == "none":
-        run = probe_interpreter(tree / "bin" / "python", modules, timeout=timeout)
-        return ProbeRun(
-            "none", run.started, run.prefix, str(tree), run.path, run.results, run.message
-        )
-    raise ToolError(
-        "cannot sandbox here: neither bubblewrap nor (as root) unshare is available",
-        "install bubblewrap (apt-get install bubblewrap), or run as root",
-    )
+    run = probe_interpreter(tree / "bin" / "python", modules, timeout=timeout)
+    return replace(run, where=str(tree), note=note)
 
 
 def _parse_or_fail(
-    proc: subprocess.CompletedProcess[str] | None, isolation: Isolation, where: str
+    proc: subprocess.CompletedProcess[str] | None, isolation: Isolation, where: str, note: str
 ) -> ProbeRun:
     if proc is None:
-        return ProbeRun(isolation, False, where=where, message="the sandbox did not start")
-    return _parse(proc, isolation, where)
+        raise ToolError(f"the {isolation} sandbox did not start", _SANDBOX_HINT)
+    failure = sandbox_failure(proc.stderr) if isolation == "bwrap" else None
+    if isolation == "unshare" and proc.returncode == UNSHARE_SETUP_FAILED:
+        tail = proc.stderr.strip().splitlines()
+        failure = f"unshare: {tail[-1] if tail else 'set-up failed'}"
+    if failure is not None and not proc.stdout.startswith("{"):
+        raise ToolError(f"the sandbox did not start: {failure}", _SANDBOX_HINT)
+    return replace(_parse(proc, isolation, where), note=note)
+
+
+_SANDBOX_HINT = "run with --sandbox none to verify in place, and report it"

@@ -49,15 +49,19 @@ def print_check(report: CheckReport) -> None:
         if f.hint:
             print(f"{'':<8} {'':<{width}}  hint: {f.hint}")
     run = report.run
+    if report.run_error is not None:
+        print(f"run:     not done: {report.run_error.message}")
     if run is not None:
         if not run.started:
             print(f"run:     FAILED ({run.isolation}): {run.message}")
         else:
             baseline = "the manifest's baseline" if report.manifest else "no manifest"
             print(
-                f"run:     interpreter started ({run.isolation}); {len(run.imported)} modules "
-                f"imported, {len(run.failed)} failed ({baseline})"
+                f"run:     interpreter started {run.note or run.isolation}; "
+                f"{len(run.imported)} modules imported, {len(run.failed)} failed ({baseline})"
             )
+    if report.matched is not None:
+        print(f"files:   {report.matched} files match the manifest")
     if not report.manifest:
         print("manifest: none (not made by uv-portable, or made before 0.1): static checks only")
     for requirement in report.host_requirements:
@@ -66,6 +70,8 @@ def print_check(report: CheckReport) -> None:
     errors = sum(1 for f in report.findings if f.severity == "error")
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     verdict = "self-contained" if report.ok else "NOT self-contained"
+    if report.ok and report.run_error is not None:
+        verdict = "not proven: no static problem, but the run could not start"
     print(f"result:  {verdict} ({errors} error(s), {warnings} warning(s))")
 
 
@@ -84,6 +90,7 @@ def report_export(result: ExportResult, as_json: bool, say: Callable[[str], None
             "notes": list(result.plan.notes),
             "findings": [finding_json(f) for f in result.findings],
             "verified_with": result.isolation or None,
+            "verified_how": result.isolation_note or None,
             "host_requirements": list(result.host_requirements),
             "missing_libraries": [m.to_json() for m in result.plan.missing],
         }
@@ -119,8 +126,8 @@ def report_export(result: ExportResult, as_json: bool, say: Callable[[str], None
         f"{result.seconds:.1f}s"
     )
     if result.isolation:
-        how = "in place: no sandbox here" if result.isolation == "none" else result.isolation
-        say(f"verified: the export imports what the source imports ({how})")
+        how = result.isolation_note or f"with {result.isolation}"
+        say(f"verified {how}: the export imports what the source imports")
     if result.host_requirements:
         say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":

@@ -1,20 +1,34 @@
-"""Run a command where the host's Python cannot be reached (bubblewrap).
+"""Run a command where the host's Python cannot be reached (bubblewrap, else unshare).
 
 The root is built from nothing: the host's shared-library folder (with every libpython
 masked), a shell and a few coreutils for scripts, and the tree under test. With ``rootfs``
 (for example a debootstrap'ed Debian), that root is used instead of the host's libraries.
+
+Which sandbox works is probed, never assumed (``choose_sandbox``): a container without
+nested namespaces has bwrap installed but cannot start it.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shlex
 import shutil
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from uv_portable.errors import ToolError
+from uv_portable.process import run_capture
+from uv_portable.settings import SandboxRequest
+
+SandboxKind = Literal["bwrap", "unshare", "none"]
+# unshare's set-up script exits with this when a mount fails, before the command runs.
+UNSHARE_SETUP_FAILED = 125
+_PROBE_TIMEOUT = 30.0
 
 # Commands that relocatable scripts and activate need: /bin/sh, realpath, dirname.
 HOST_COMMANDS = ("sh", "dash", "bash", "realpath", "dirname", "env", "cat", "ls", "true", "uname")
@@ -128,14 +142,107 @@ def unshare_argv(tree: Path, mount_at: str, argv: Sequence[str]) -> list[str]:
         )
     folders, files = hidden_python_paths()
     q = shlex.quote
-    lines = [
-        "set -e",
+    steps = [
         f"mkdir -p {q(mount_at)}",
         f"mount --bind {q(str(tree))} {q(mount_at)}",
         f"mount -o remount,bind,ro {q(mount_at)}",  # checking never writes into the tree
         f"mount -t tmpfs none {q(str(tree))}",
     ]
-    lines += [f"mount --bind /dev/null {q(f)}" for f in files]  # before their folders vanish
-    lines += [f"mount -t tmpfs none {q(d)}" for d in folders]
+    steps += [f"mount --bind /dev/null {q(f)}" for f in files]  # before their folders vanish
+    steps += [f"mount -t tmpfs none {q(d)}" for d in folders]
+    # A failed step is the sandbox's failure, told apart from the command's by its exit code.
+    lines = [f"{step} || exit {UNSHARE_SETUP_FAILED}" for step in steps]
     lines.append('exec "$@"')
     return [unshare, "-m", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh", *argv]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The isolation a run will use, and why stronger ones were passed over."""
+
+    kind: SandboxKind
+    why_not: tuple[str, ...] = ()  # "bwrap: Creating new namespace failed ...", ...
+    requested: SandboxRequest = "auto"
+
+    def describe(self) -> str:
+        """How a run was isolated, for messages: "with bwrap", "without isolation: ..."."""
+        if self.kind != "none":
+            return f"with {self.kind} (the host's Python hidden)"
+        if self.requested == "none":
+            return "without isolation (--sandbox none)"
+        reasons = "; ".join(self.why_not)
+        if all(reason.endswith(_ABSENT) for reason in self.why_not):
+            return f"without isolation: no sandbox is available here ({reasons})"
+        return f"without isolation: this host cannot create namespaces ({reasons})"
+
+
+# How a sandbox's reason ends when it is absent rather than unable to start.
+_ABSENT = ("not installed", "not installed (apt-get install bubblewrap)", "needs root")
+
+
+def sandbox_failure(stderr: str) -> str | None:
+    """bwrap's own complaint in a command's stderr (the sandbox did not start), or None.
+    ``bwrap: execvp X`` is not one: the sandbox is up, the tree's command cannot start."""
+    for line in stderr.splitlines():
+        if line.startswith("bwrap: ") and not line.startswith("bwrap: execvp "):
+            return line.strip()
+    return None
+
+
+def _bwrap_fails() -> str | None:
+    """Why bwrap cannot run a trivial command with the flags a run uses, or None if it can."""
+    if shutil.which("bwrap") is None:
+        return "bwrap: not installed (apt-get install bubblewrap)"
+    with tempfile.TemporaryDirectory(prefix="uv-portable-sandbox-") as tree:
+        argv = sandbox_argv(Path(tree), "/opt/uv-portable-probe/env", ["true"], readonly=True)
+        proc = run_capture(argv, timeout=_PROBE_TIMEOUT)
+    if proc is None:
+        return "bwrap: did not start"
+    if proc.returncode != 0:
+        return sandbox_failure(proc.stderr) or f"bwrap: exit code {proc.returncode}"
+    return None
+
+
+def _unshare_fails() -> str | None:
+    """Why unshare cannot make a private mount namespace and mount in it, or None."""
+    if os.geteuid() != 0:
+        return "unshare: needs root"
+    if shutil.which("unshare") is None:
+        return "unshare: not installed"
+    with tempfile.TemporaryDirectory(prefix="uv-portable-sandbox-") as folder:
+        proc = run_capture(
+            unshare_argv(Path(folder), f"{folder}/at", ["true"]), timeout=_PROBE_TIMEOUT
+        )
+    if proc is None:
+        return "unshare: did not start"
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()
+        return f"unshare: {tail[-1] if tail else f'exit code {proc.returncode}'}"
+    return None
+
+
+@functools.cache
+def choose_sandbox(request: SandboxRequest = "auto") -> Sandbox:
+    """The sandbox to use, each candidate tried with a trivial command first: bwrap, then
+    unshare (as root), then none for ``auto``. An explicit request that cannot start is a
+    ToolError (the host's problem, never the tree's)."""
+    if request == "none":
+        return Sandbox("none", requested="none")
+    why_not: list[str] = []
+    candidates: tuple[tuple[SandboxKind, Callable[[], str | None]], ...] = (
+        ("bwrap", _bwrap_fails),
+        ("unshare", _unshare_fails),
+    )
+    for kind, fails in candidates:
+        if request not in ("auto", kind):
+            continue
+        reason = fails()
+        if reason is None:
+            return Sandbox(kind, tuple(why_not), request)
+        why_not.append(reason)
+    if request != "auto":
+        raise ToolError(
+            f"cannot sandbox here: {why_not[0]}",
+            "use --sandbox auto (which falls back to running in place) or --sandbox none",
+        )
+    return Sandbox("none", tuple(why_not), "auto")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 # The same trampoline uv writes for relocatable venvs: /bin/sh finds the script's real folder
 # and re-executes it with the `python` next to it, so scripts work from any location.
@@ -12,7 +14,15 @@ _TRAMPOLINE = (
     '\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/\'{python}\'{args} "$0" "$@"\n'
     "' '''\n"
 )
-_LONG_SHEBANG = re.compile(rb"^'''exec' '?(?P<path>/[^' ]+)'?(?P<args>[^\"]*?) \"\$0\" \"\$@\"$")
+_LONG_SHEBANG = re.compile(r"^'''exec' '?(?P<path>/[^' ]+)'?(?P<args>[^\"]*?) \"\$0\" \"\$@\"$")
+_RELOCATABLE = re.compile(
+    r"^'''exec' \"\$\(dirname -- \"\$\(realpath -- \"\$0\"\)\"\)\"/'(?P<name>[^']+)'"
+    r"(?P<args>[^\"]*?) \"\$0\" \"\$@\"$"
+)
+
+
+# A Python interpreter's file name: python, python3, python3.12, python3.13t.
+PYTHON_NAME = re.compile(r"^python(\d(\.\d+t?)?)?$")
 
 
 def trampoline(python: str = "python", args: str = "") -> bytes:
@@ -21,31 +31,81 @@ def trampoline(python: str = "python", args: str = "") -> bytes:
     return _TRAMPOLINE.format(python=python, args=extra).encode()
 
 
-def rewrite_shebang(data: bytes, is_build_python: Callable[[str], bool]) -> bytes | None:
-    """Return the script with a relocatable header, or None when nothing needs to change.
+@dataclass(frozen=True)
+class Shebang:
+    """What runs a script: its interpreter (``/usr/bin/env NAME`` resolved to NAME) and
+    arguments, and how many header lines name it (3 for the ``'\'\'\'exec'`` forms)."""
 
-    Handles ``#!/abs/python [args]`` and the ``#!/bin/sh`` + ``'''exec' '/abs/python'`` form
-    that installers use for shebangs longer than the kernel allows.
+    interpreter: str  # an absolute path, a bare name found on PATH, or "python" (relocatable)
+    args: str
+    lines: int = 1
+    relocatable: bool = False  # uv's header: the ``python`` next to the script's real path
+
+
+_ENV_OPTIONS_WITH_VALUE = frozenset({"-u", "--unset", "-C", "--chdir"})
+
+
+def _resolve_env(interpreter: str, words: list[str]) -> tuple[str, list[str]]:
+    """``/usr/bin/env [-S] [-i] [-u NAME] [VAR=value] NAME args`` -> (NAME, args)."""
+    if posixpath.basename(interpreter) != "env":
+        return interpreter, words
+    rest = list(words)
+    while rest:
+        word = rest[0]
+        if word in _ENV_OPTIONS_WITH_VALUE:
+            rest = rest[2:]
+        elif word.startswith("-S") and len(word) > 2:  # -Spython3 -E: one word split by env
+            rest = [word[2:], *rest[1:]]
+        elif word.startswith("-") or ("=" in word and not word.startswith("/")):
+            rest = rest[1:]  # -S, -i, -, --ignore-environment, --unset=X, VAR=value
+        else:
+            return word, rest[1:]
+    return interpreter, []
+
+
+def parse_shebang(data: bytes) -> Shebang | None:
+    """The interpreter a script names, or None when it has no shebang.
+
+    Knows ``#!/abs/prog [args]``, ``#!/usr/bin/env [-S] NAME [args]``, the ``#!/bin/sh`` +
+    ``'\'\'\'exec' '/abs/python'`` form installers use for shebangs longer than the kernel
+    allows, and uv's relocatable header (which runs the ``python`` beside the script).
     """
     if not data.startswith(b"#!"):
         return None
     first, _, rest = data.partition(b"\n")
-    command = first[2:].strip()
-    if command in (b"/bin/sh", b"/usr/bin/sh"):
+    command = first[2:].strip().decode(errors="surrogateescape")
+    words = command.split()
+    if not words:
+        return None
+    if words == ["/bin/sh"] or words == ["/usr/bin/sh"]:
         second, _, tail = rest.partition(b"\n")
-        match = _LONG_SHEBANG.match(second.rstrip(b"\r"))
-        third, _, body = tail.partition(b"\n")
-        if match and third.strip() == b"' '''" and is_build_python(match["path"].decode()):
-            return trampoline(args=match["args"].decode().strip()) + body
+        third = tail.partition(b"\n")[0]
+        line = second.rstrip(b"\r").decode(errors="surrogateescape")
+        if third.strip() == b"' '''":
+            found = _LONG_SHEBANG.match(line)
+            if found:
+                return Shebang(found["path"], found["args"].strip(), lines=3)
+            found = _RELOCATABLE.match(line)
+            if found:
+                return Shebang(found["name"], found["args"].strip(), lines=3, relocatable=True)
+    interpreter, args = _resolve_env(words[0], words[1:])
+    return Shebang(interpreter, " ".join(args))
+
+
+def rewrite_shebang(data: bytes, is_build_python: Callable[[str], bool]) -> bytes | None:
+    """Return the script with a relocatable header, or None when nothing needs to change.
+
+    Only a script whose interpreter is the build's Python (``is_build_python`` of an absolute
+    path) is rewritten; one run by bash, perl, sh or a Python found on PATH keeps its shebang.
+    """
+    shebang = parse_shebang(data)
+    if shebang is None or shebang.relocatable:
         return None
-    parts = command.split(None, 1)
-    if not parts:
+    if not shebang.interpreter.startswith("/") or not is_build_python(shebang.interpreter):
         return None
-    interpreter = parts[0].decode(errors="surrogateescape")
-    if not interpreter.startswith("/") or not is_build_python(interpreter):
-        return None
-    args = parts[1].decode(errors="surrogateescape").strip() if len(parts) > 1 else ""
-    return trampoline(args=args) + rest
+    parts = data.split(b"\n", shebang.lines)
+    body = parts[shebang.lines] if len(parts) > shebang.lines else b""
+    return trampoline(args=shebang.args) + body
 
 
 # uv's activate scripts differ between relocatable and absolute venvs in these lines only.
@@ -73,14 +133,40 @@ _ACTIVATE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# `python -m venv` names the venv in a double-quoted string (in a few forms across 3.9-3.13);
+# the shell finds the sourced file instead: bash and zsh as uv's activate does, fish by
+# `status -f`. csh cannot tell which file it is sourcing: activate.csh is not relocatable.
+_SELF_SH = """\
+# Added by uv-portable: the environment is the folder above this file, wherever it is.
+if [ -n "${BASH_VERSION:+x}" ] ; then
+    _uv_portable_venv="${BASH_SOURCE[0]}"
+elif [ -n "${ZSH_VERSION:+x}" ] ; then
+    _uv_portable_venv="${(%):-%x}"
+else
+    _uv_portable_venv="$0"
+fi
+_uv_portable_venv="$(dirname -- "$(dirname -- "$(realpath -- "$_uv_portable_venv")")")"
+"""
+_VENV_MODULE_RULES: dict[str, tuple[str, str, str]] = {
+    # name: (text put first, what the quoted venv path becomes, text put last)
+    "activate": (_SELF_SH, '"$_uv_portable_venv"', "\nunset _uv_portable_venv\n"),
+    "activate.fish": ("", "(dirname -- (dirname -- (realpath -- (status -f))))", ""),
+}
+
+
 def relocate_activate(name: str, text: str, venv: str) -> str | None:
-    """Rewrite an activate script so it computes its own location; None if unchanged."""
-    rules = _ACTIVATE_RULES.get(name)
-    if rules is None or venv not in text:
+    """Rewrite an activate script so it computes its own location; None if unchanged.
+    The result may still name ``venv`` (activate.csh cannot find itself): then it is not
+    relocatable."""
+    if venv not in text:
         return None
-    for old, new in rules:
+    for old, new in _ACTIVATE_RULES.get(name, ()):
         text = text.replace(old.format(venv=venv), new)
-    return text
+    quoted = f'"{venv}"'
+    if name in _VENV_MODULE_RULES and quoted in text:
+        first, path, last = _VENV_MODULE_RULES[name]
+        text = first + text.replace(quoted, path) + last
+    return text if name in _ACTIVATE_RULES else None
 
 
 def portable_pyvenv_cfg(cfg: tuple[tuple[str, str], ...], tool_version: str) -> str:

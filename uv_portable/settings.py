@@ -10,13 +10,16 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from uv_portable.errors import UsageError
 from uv_portable.formats import BY_NAME, FORMAT_NAMES, FormatError, check_level, resolve_format
 from uv_portable.glibc_version import GlibcVersion
 
 INVALIDATION_MODES = ("unchecked-hash", "checked-hash")
+# How the export's verifying run (and `check --run`) hides the host's Python.
+SandboxRequest = Literal["auto", "bwrap", "unshare", "none"]
+SANDBOX_REQUESTS: tuple[SandboxRequest, ...] = ("auto", "bwrap", "unshare", "none")
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip member can carry
 
 
@@ -118,6 +121,7 @@ SPECS: dict[str, Spec] = {
         "invalidation-mode", "--invalidation-mode", _one_of(INVALIDATION_MODES)
     ),
     "entrypoint": Spec("entrypoint", "--entrypoint", _string),
+    "sandbox": Spec("sandbox", "--sandbox", _one_of(SANDBOX_REQUESTS)),
 }
 KEYS = {spec.key: name for name, spec in SPECS.items()}
 
@@ -218,6 +222,7 @@ class Settings:
     compile: bool = True  # hash-based pycs for every .py of the export
     invalidation_mode: str = "unchecked-hash"
     entrypoint: str | None = None  # OCI images: a console script of bin/ as the Entrypoint
+    sandbox: SandboxRequest = "auto"  # how the verifying run hides the host's Python
     # Where each value that is not a default came from ("[tool.uv-portable] in FILE", "flag").
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 

@@ -1,5 +1,6 @@
-"""Verification of a staged export: the static checks, then its imports against the source
-venv's (differential), each error raised as the export's own failure."""
+"""Verification of a staged export: the static checks, its bin/ scripts against the source's,
+then its imports and entry points against the source venv's (differential), each error
+raised as the export's own failure."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uv_portable.errors import ToolError, VerifyError
+from uv_portable.distributions import module_owners
+from uv_portable.errors import VerifyError
 from uv_portable.importcheck import baseline_of, compare
-from uv_portable.model import Finding, Plan
-from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
+from uv_portable.model import CopyFile, Finding, Plan, WriteFile
+from uv_portable.plan.venv import is_build_python
+from uv_portable.probe import IsolationRequest, ProbeRun, probe_interpreter, probe_tree
+from uv_portable.scripts import Shebang, parse_shebang
 from uv_portable.verify import verify_tree
 
 
@@ -24,6 +28,7 @@ class Verified:
     imports: dict[str, Any] | None = None
     isolation: str = ""
     requirements: tuple[str, ...] = ()
+    isolation_note: str = ""  # how the imports were isolated, and why not more
 
 
 def source_imports(
@@ -40,10 +45,15 @@ def source_imports(
 
 
 def verify_export(
-    root: Path, plan: Plan, modules: tuple[str, ...], source_run: Future[ProbeRun] | None
+    root: Path,
+    plan: Plan,
+    modules: tuple[str, ...],
+    source_run: Future[ProbeRun] | None,
+    sandbox: IsolationRequest = "auto",
 ) -> Verified:
-    """Static checks of the staged tree, then its imports against the source's (moved, with
-    the host's Python hidden where a sandbox is available); the first error is raised."""
+    """Static checks of the staged tree and its scripts, then its imports and entry points
+    against the source's (moved, with the host's Python hidden where a sandbox can start);
+    the first error is raised."""
     report = verify_tree(
         root,
         host_libraries=not plan.bundling,
@@ -51,21 +61,81 @@ def verify_export(
         exporting=True,
     )
     raise_first_error(report.findings, "the export would not be portable")
+    scripts = script_findings(root, plan)
+    raise_first_error(scripts, "the export's scripts do not run what the source's run")
     if source_run is None:
         return Verified(report.findings, requirements=report.host_requirements + plan.host_data)
-    try:
-        run = probe_tree(root, modules)
-    except ToolError:  # no sandbox here: in place is still a test of the copied tree
-        run = probe_tree(root, modules, isolation="none")
+    run = probe_tree(root, modules, isolation=sandbox)
     baseline = baseline_of(source_run.result())
-    found = compare(baseline, run)
+    found = compare(baseline, run, module_owners(plan.distributions))
     raise_first_error(found, "the export does not do what the source venv does")
     return Verified(
         report.findings + tuple(found),
         baseline.to_json(run.isolation),
         run.isolation,
         report.host_requirements + plan.host_data,
+        run.note,
     )
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(4096)
+
+
+def _runs(shebang: Shebang | None) -> str:
+    if shebang is None:
+        return "no interpreter (no shebang)"
+    if shebang.relocatable:
+        return f"the export's {shebang.interpreter}"
+    return " ".join(filter(None, (shebang.interpreter, shebang.args)))
+
+
+def script_findings(root: Path, plan: Plan) -> list[Finding]:
+    """bin/ scripts against the source's: one the build's Python ran must run the Python
+    inside the export; any other (bash, perl, sh, a Python found on PATH) keeps the
+    interpreter it had."""
+    findings: list[Finding] = []
+    for action in plan.actions:
+        if not isinstance(action, (CopyFile, WriteFile)) or action.src is None:
+            continue
+        dest = action.dest
+        if not dest.startswith("bin/") or "/" in dest[4:]:
+            continue
+        before = parse_shebang(_head(action.src))
+        if before is None:
+            continue  # a binary, or text without a shebang
+        after = parse_shebang(_head(root / dest))
+        python = before.relocatable or (
+            before.interpreter.startswith("/") and is_build_python(plan.source, before.interpreter)
+        )
+        if python:
+            inside = (
+                after is not None
+                and after.relocatable
+                and (root / "bin" / after.interpreter).is_file()
+            )
+            if not inside:
+                findings.append(
+                    Finding(
+                        "error",
+                        "script-outside",
+                        dest,
+                        f"runs {_runs(after)}, not the Python inside the export",
+                        "report this to uv-portable with the script's first lines",
+                    )
+                )
+        elif after != before:
+            findings.append(
+                Finding(
+                    "error",
+                    "script-interpreter-changed",
+                    dest,
+                    f"ran {_runs(before)} in the source, but {_runs(after)} in the export",
+                    "report this to uv-portable with the script's first lines",
+                )
+            )
+    return findings
 
 
 def raise_first_error(findings: Sequence[Finding], what: str) -> None:

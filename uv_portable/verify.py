@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,12 +21,17 @@ from uv_portable.glibc import needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
-from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines, sysconfig_prefix
+from uv_portable.scripts import (
+    PYTHON_NAME,
+    parse_pyvenv_cfg,
+    parse_shebang,
+    pth_path_lines,
+    sysconfig_prefix,
+)
 from uv_portable.verify_macho import macho_findings
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
 SYSTEM_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/sh", "/usr/bin/bash")
-_LONG_EXEC = re.compile(rb"^'''exec' '(/[^']+)'", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -263,21 +267,42 @@ class _Verifier:
             return
         if rel.startswith("bin/") and mode & 0o111:
             with open(entry.path, "rb") as fh:
-                head = fh.read(1024)
-            if head.startswith(b"#!"):
-                command = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
-                interpreter = command.decode(errors="replace")
-                long_form = _LONG_EXEC.search(head)
-                if interpreter in ("/bin/sh", "/usr/bin/sh") and long_form:
-                    interpreter = long_form[1].decode(errors="replace")
-                if interpreter.startswith("/") and interpreter not in SYSTEM_INTERPRETERS:
-                    self.add(
-                        "error",
-                        "abs-shebang",
-                        rel,
-                        f"runs {interpreter} by absolute path; moved, it breaks",
-                        "export with uv-portable, which makes scripts relocatable",
-                    )
+                self.script(rel, fh.read(4096))
+
+    def script(self, rel: str, head: bytes) -> None:
+        """A bin/ script must run the Python inside the tree, or a program of the host."""
+        shebang = parse_shebang(head)
+        if shebang is None:
+            return
+        interpreter = shebang.interpreter
+        if shebang.relocatable:
+            if not all(arg.startswith("-") for arg in shebang.args.split()):
+                self.add(
+                    "error",
+                    "script-not-python",
+                    rel,
+                    f"runs bin/{interpreter} on {shebang.args!r}: a script of another "
+                    "language was given Python's relocatable header",
+                    "export with uv-portable, which keeps such a script's shebang",
+                )
+            elif not (self.root / "bin" / interpreter).exists():
+                self.add(
+                    "error",
+                    "script-no-python",
+                    rel,
+                    f"runs bin/{interpreter} beside it, which is not in the tree",
+                    "export with uv-portable, which copies the interpreter in",
+                )
+        elif interpreter.startswith("/") and PYTHON_NAME.match(posixpath.basename(interpreter)):
+            self.add(
+                "error",
+                "abs-shebang",
+                rel,
+                f"runs {interpreter} by absolute path; moved, it breaks",
+                "export with uv-portable, which makes scripts relocatable",
+            )
+        elif interpreter.startswith("/") and interpreter not in SYSTEM_INTERPRETERS:
+            self.add("info", "host-interpreter", rel, f"runs {interpreter} of the target host")
 
     @staticmethod
     def _worth_scanning(rel: str, name: str, entry: os.DirEntry[str]) -> bool:

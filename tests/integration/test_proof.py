@@ -141,9 +141,10 @@ def test_misbehaving_imports_are_reported_not_fatal(small_venv_copy: Path, tmp_p
     proc = cli("export", str(small_venv_copy), str(out), "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
-    broken = {
-        f["path"]: f["message"] for f in summary["findings"] if f["code"] == "broken-in-source"
-    }
+    found = [f for f in summary["findings"] if f["code"] == "broken-in-source"]
+    assert {f["path"] for f in found} == {"oddities"}  # named by the distribution (issue 19)
+    prefix = "already broken in the source: "
+    broken = {f["message"][len(prefix) :].split(": ")[0]: f["message"] for f in found}
     assert set(broken) == {"hangmod", "exitmod", "segvmod", "extramod"}
     assert "timed out after 5 s" in broken["hangmod"]
     assert "called sys.exit(3)" in broken["exitmod"]
@@ -210,3 +211,33 @@ def test_base_upgraded_in_place_is_refused(small_venv_copy: Path, tmp_path: Path
     proc = cli("export", str(small_venv_copy), str(tmp_path / "out"))
     assert_clean_failure(proc, SOURCE_UNUSABLE, "was upgraded in place")
     assert "3.12.0" in proc.stderr and "3.12.1" in proc.stderr
+
+
+def test_entry_points_are_verified_and_broken_ones_named_by_distribution(
+    small_venv_copy: Path, tmp_path: Path
+) -> None:
+    """Issue 19: each console script's target imports in the export as in the source; one
+    that is broken in the source too is a warning naming its distribution."""
+    _add_distribution(small_venv_copy, "scripted", {"scriptmod": "def main():\n    pass\n"})
+    info = _site(small_venv_copy) / "scripted-1.0.dist-info"
+    (info / "entry_points.txt").write_text(
+        "[console_scripts]\nfine = scriptmod:main\ngone = scriptmod:renamed_long_ago\n"
+    )
+    out = tmp_path / "out"
+    proc = cli("export", str(small_venv_copy), str(out), "--json", "--sandbox", "none")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["verified_how"] == "without isolation (--sandbox none)"
+    [broken] = [f for f in summary["findings"] if f["code"] == "broken-in-source"]
+    assert broken["path"] == "scripted"
+    assert "entry point scriptmod:renamed_long_ago" in broken["message"]
+    assert "has no attribute 'renamed_long_ago'" in broken["message"]
+    baseline = json.loads((out / MANIFEST).read_text())["imports"]["baseline"]
+    assert "scriptmod:main" in baseline and "cowsay.__main__:cli" in baseline
+    checked = cli("check", str(out), "--run", "--sandbox", "none")
+    assert checked.returncode == 0, checked.stdout
+    files = len(json.loads((out / MANIFEST).read_text())["files"])
+    assert f"files:   {files} files match the manifest" in checked.stdout
+    assert "run:     interpreter started without isolation (--sandbox none)" in checked.stdout
+    for command in (["export", str(small_venv_copy), str(tmp_path / "x")], ["check", str(out)]):
+        assert_clean_failure(cli(*command, "--sandbox", "bogus"), USAGE, "unknown sandbox")

@@ -175,3 +175,92 @@ def test_materialize_links_only_when_asked(venv: Path, tmp_path: Path) -> None:
 def test_safe_dest_refuses_to_leave_the_root(tmp_path: Path, rel: str) -> None:
     with pytest.raises(OutputError, match="outside the output"):
         safe_dest(tmp_path, rel)
+
+
+def _scripts_venv(tmp_path: Path) -> tuple[Path, Path]:
+    """A venv whose base's bin/ also holds env, bash and perl (as /usr/bin does), with a
+    script for each beside a Python script."""
+    base = make_base(tmp_path)
+    venv = make_venv(tmp_path, base)
+    bin_dir = venv / "bin"
+    _write(bin_dir / "env-bash", f"#!{base}/bin/env bash\necho hi\n", 0o755)
+    _write(bin_dir / "env-s-perl", f"#!{base}/bin/env -S perl -w\nprint 1;\n", 0o755)
+    _write(bin_dir / "perl-tool", f"#!{base}/bin/perl\nprint 1;\n", 0o755)
+    _write(bin_dir / "base-python", f"#!{base}/bin/python3.12 -E\nimport sys\n", 0o755)
+    _write(bin_dir / "env-python", f"#!{base}/bin/env {venv}/bin/python\nimport sys\n", 0o755)
+    return base, venv
+
+
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [
+        ("base/bin/python3.12", True),
+        ("base/bin/python3", True),  # a name the base's bin/ may also hold
+        ("venv/bin/python", True),
+        ("venv/bin/python3", True),
+        ("base/bin/env", False),
+        ("base/bin/perl", False),
+        ("base/bin/bash", False),
+        ("venv/bin/activate", False),
+        ("elsewhere/bin/python3", False),
+    ],
+)
+def test_is_build_python_names_only_the_venvs_or_bases_python(
+    tmp_path: Path, relative: str, expected: bool
+) -> None:
+    from uv_portable.plan.venv import is_build_python
+
+    _, venv = _scripts_venv(tmp_path)
+    assert is_build_python(load_source(venv), str(tmp_path / relative)) is expected
+
+
+def test_only_python_scripts_get_the_relocatable_header(tmp_path: Path) -> None:
+    _, venv = _scripts_venv(tmp_path)
+    actions = by_dest(make_plan(load_source(venv)))
+    for name in ("env-bash", "env-s-perl", "perl-tool"):
+        assert isinstance(actions[f"bin/{name}"], CopyFile), name  # the shebang kept
+    for name, args in (("tool", b""), ("base-python", b" -E"), ("env-python", b"")):
+        action = actions[f"bin/{name}"]
+        assert isinstance(action, WriteFile), name
+        assert action.data.startswith(b"#!/bin/sh\n'''exec' "), name
+        assert b"/'python'" + args + b' "$0"' in action.data, name
+
+
+def test_script_verification_compares_with_the_source(tmp_path: Path) -> None:
+    from uv_portable.scripts import trampoline
+    from uv_portable.verification import script_findings
+
+    _, venv = _scripts_venv(tmp_path)
+    plan = make_plan(load_source(venv))
+    out = tmp_path / "out"
+    out.mkdir()
+    materialize(plan, out)
+    assert script_findings(out, plan) == []
+    # What the export did before issue 19: bash given Python's header, and a Python script
+    # left naming the build's interpreter.
+    (out / "bin" / "env-bash").write_bytes(trampoline(args="bash") + b"echo hi\n")
+    (out / "bin" / "tool").write_text(f"#!{venv}/bin/python\nimport tool\n")
+    found = {f.path: (f.code, f.message) for f in script_findings(out, plan)}
+    assert set(found) == {"bin/env-bash", "bin/tool"}
+    assert found["bin/env-bash"][0] == "script-interpreter-changed"
+    assert "ran bash in the source" in found["bin/env-bash"][1]
+    assert found["bin/tool"][0] == "script-outside"
+    assert f"runs {venv}/bin/python," in found["bin/tool"][1]
+
+
+def test_activate_scripts_are_relocated_or_left_out(tmp_path: Path) -> None:
+    """Issue 19: activate.csh (and python -m venv's activate, activate.fish) shipped naming
+    the build path. Those that can find their own folder are relocated, the rest left out."""
+    base = make_base(tmp_path)
+    venv = make_venv(tmp_path, base)
+    _write(venv / "bin" / "activate", f'VIRTUAL_ENV="{venv}"\nexport VIRTUAL_ENV\n')
+    _write(venv / "bin" / "activate.fish", f'set -gx VIRTUAL_ENV "{venv}"\n')
+    _write(venv / "bin" / "activate.csh", f'setenv VIRTUAL_ENV "{venv}"\n')
+    plan = make_plan(load_source(venv))
+    actions = by_dest(plan)
+    assert "bin/activate.csh" not in actions
+    for name in ("activate", "activate.fish"):
+        action = actions[f"bin/{name}"]
+        assert isinstance(action, WriteFile) and str(venv).encode() not in action.data, name
+    assert any("left out bin/activate.csh" in note for note in plan.notes), plan.notes
+    assert not [f for f in plan.findings if f.code == "build-path-in-script"]

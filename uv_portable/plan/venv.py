@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 import stat
 from pathlib import Path
 
@@ -13,11 +12,12 @@ from uv_portable import __version__
 from uv_portable.binaries.elf import ELF_MAGIC
 from uv_portable.binaries.macho import MACHO_MAGICS
 from uv_portable.distributions import editable_finding
-from uv_portable.model import CopyFile, WriteFile
+from uv_portable.model import CopyFile, SourceEnv, WriteFile
 from uv_portable.plan.state import PlanState
 from uv_portable.plan.tree import add_entries
 from uv_portable.runpath import map_into
 from uv_portable.scripts import (
+    PYTHON_NAME,
     portable_pyvenv_cfg,
     relocate_activate,
     relocate_pth,
@@ -25,8 +25,6 @@ from uv_portable.scripts import (
 )
 
 VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
-# The venv's own interpreter links: replaced by the copied interpreter and our links.
-PYTHON_NAME = re.compile(r"^python(\d(\.\d+t?)?)?$")
 
 
 def plan_venv(state: PlanState) -> None:
@@ -40,18 +38,21 @@ def plan_venv(state: PlanState) -> None:
     _check_site_packages(state)
 
 
-def _is_build_python(state: PlanState, interpreter: str) -> bool:
-    base = state.source.base
-    folder = posixpath.dirname(interpreter)
-    venv_bins = {posixpath.join(str(v), "bin") for v in (state.source.path, state.source.real_path)}
-    if folder in venv_bins or folder == str(base.prefix / "bin"):
+def is_build_python(source: SourceEnv, interpreter: str) -> bool:
+    """Whether an absolute interpreter path is the venv's Python or its base's (a Python in
+    one of their bin/ folders, or a link to the base's binary); bash or perl beside the
+    base's Python in /usr/bin are not."""
+    base = source.base
+    folder, name = posixpath.split(interpreter)
+    venv_bins = {posixpath.join(str(v), "bin") for v in (source.path, source.real_path)}
+    if PYTHON_NAME.match(name) and (folder in venv_bins or folder == str(base.prefix / "bin")):
         return True
     return os.path.realpath(interpreter) == str(base.executable)
 
 
 def _relocated_script(state: PlanState, name: str, data: bytes) -> tuple[bytes, str] | None:
     """A script's relocatable form and why, or None when it needs no change."""
-    new = rewrite_shebang(data, lambda path: _is_build_python(state, path))
+    new = rewrite_shebang(data, lambda path: is_build_python(state.source, path))
     if new is not None:
         return new, "relocatable shebang"
     text = data.decode("utf-8", errors="surrogateescape")
@@ -68,9 +69,10 @@ def _build_paths(state: PlanState) -> set[str]:
 
 def _plan_bin(state: PlanState, bin_dir: Path) -> None:
     rewritten = 0
+    dropped: list[str] = []  # activate scripts that cannot be made relocatable
     for entry in sorted(os.scandir(bin_dir), key=lambda e: e.name):
         dest = f"bin/{entry.name}"
-        if PYTHON_NAME.match(entry.name):
+        if PYTHON_NAME.match(entry.name):  # the venv's own interpreter links
             continue  # replaced by the copied interpreter and our symlinks
         if entry.is_symlink() or not entry.is_file():
             add_entries(state, "bin", "venv", [entry])
@@ -83,15 +85,18 @@ def _plan_bin(state: PlanState, bin_dir: Path) -> None:
             continue
         data = src.read_bytes()  # a script: small
         relocated = _relocated_script(state, entry.name, data)
+        content = data if relocated is None else relocated[0]
+        names_build_path = any(p.encode() in content for p in _build_paths(state))
+        if names_build_path and entry.name.startswith("activate"):
+            dropped.append(entry.name)  # would activate the build host's venv, or nothing
+            continue
         if relocated is None:
             state.add(CopyFile(src, dest), "venv")
-            content = data
         else:
             rewritten += 1
-            content, reason = relocated
             mode = stat.S_IMODE(entry.stat().st_mode)
-            state.add(WriteFile(dest, content, mode, reason, src), "venv")
-        if any(p.encode() in content for p in _build_paths(state)):
+            state.add(WriteFile(dest, content, mode, relocated[1], src), "venv")
+        if names_build_path:
             state.finding(
                 "warning",
                 "build-path-in-script",
@@ -99,6 +104,12 @@ def _plan_bin(state: PlanState, bin_dir: Path) -> None:
                 "still names the source venv's absolute path; it will not work elsewhere",
                 "regenerate the venv with `uv venv --relocatable`",
             )
+    if dropped:
+        names = ", ".join(f"bin/{name}" for name in dropped)
+        state.notes.append(
+            f"left out {names}: names the source venv's path and cannot find its own folder "
+            "(csh cannot); source bin/activate instead, or run bin/python"
+        )
     if rewritten and not state.source.relocatable:
         state.notes.append(
             f"rewrote {rewritten} script(s) in bin/ to be relocatable "

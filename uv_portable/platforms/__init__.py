@@ -14,7 +14,7 @@ from typing import Protocol
 from uv_portable.errors import UsageError
 from uv_portable.model import Plan, SourceEnv
 from uv_portable.probe import ProbeRun
-from uv_portable.settings import PlanOptions
+from uv_portable.settings import PlanOptions, SandboxRequest
 from uv_portable.verification import Verified
 
 
@@ -41,6 +41,7 @@ class Platform(Protocol):
         options: PlanOptions,
         modules: Sequence[str],
         source_run: Future[ProbeRun] | None,
+        sandbox: SandboxRequest = "auto",
     ) -> Verified:
         """Check the staged tree (and its imports against the source's, where they can run
         here); the first error is raised as VerifyError."""

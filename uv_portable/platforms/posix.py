@@ -12,7 +12,7 @@ from uv_portable.model import Plan, SourceEnv
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import make_plan
 from uv_portable.probe import ProbeRun
-from uv_portable.settings import PlanOptions
+from uv_portable.settings import PlanOptions, SandboxRequest
 from uv_portable.source import load_source
 from uv_portable.verification import Verified, verify_export
 
@@ -43,6 +43,7 @@ class PosixPlatform:
         options: PlanOptions,
         modules: Sequence[str],
         source_run: Future[ProbeRun] | None,
+        sandbox: SandboxRequest = "auto",
     ) -> Verified:
         """Static checks, then the imports against the source's."""
-        return verify_export(root, plan, tuple(modules), source_run)
+        return verify_export(root, plan, tuple(modules), source_run, sandbox)

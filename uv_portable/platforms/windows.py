@@ -10,7 +10,7 @@ from pathlib import Path
 
 from uv_portable.model import Plan, SourceEnv, WriteFile
 from uv_portable.probe import ProbeRun
-from uv_portable.settings import PlanOptions
+from uv_portable.settings import PlanOptions, SandboxRequest
 from uv_portable.verification import Verified, raise_first_error
 from uv_portable.windows.detect import WindowsVenv, is_windows_venv, load_windows_venv
 from uv_portable.windows.plan import make_windows_plan
@@ -53,6 +53,7 @@ class WindowsPlatform:
         options: PlanOptions,
         modules: Sequence[str],
         source_run: Future[ProbeRun] | None,
+        sandbox: SandboxRequest = "auto",
     ) -> Verified:
         """DLL imports, launchers, names and build-path leftovers of the staged tree."""
         found = verify_windows_tree(
