@@ -15,7 +15,7 @@ from typing import IO, BinaryIO, Literal, cast
 
 from uv_portable.errors import UsageError, io_error
 from uv_portable.formats import BY_NAME, IMAGE_FORMATS
-from uv_portable.output import publish_file, temp_path
+from uv_portable.output import atomic_file
 from uv_portable.settings import ZIP_EPOCH, ArchiveOptions
 
 Progress = Callable[[int], None]
@@ -93,16 +93,8 @@ def collect(root: Path, arcroot: str | None = None) -> list[Member]:
 def _atomic(dest: Path, replace: bool) -> Iterator[BinaryIO]:
     """A temp file beside dest, moved to dest on success (over an old one only with
     ``replace``) and removed on any failure."""
-    tmp = temp_path(dest)
-    try:
-        with open(tmp, "xb") as fh:  # inside the try: a signal right after creation cleans up
-            yield fh
-        os.chmod(tmp, 0o644)
-        publish_file(tmp, dest, force=replace)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(dest, replace=replace) as tmp, open(tmp, "xb") as fh:
+        yield fh
 
 
 @contextmanager

@@ -207,6 +207,21 @@ def publish(stage: Path, out: Path, *, force: bool) -> None:
         raise _taken(out) from exc
 
 
+@contextlib.contextmanager
+def atomic_file(dest: Path, *, replace: bool) -> Iterator[Path]:
+    """A fresh temp path beside dest (not created) for a writer to fill; moved to dest on
+    success (over an old one only with ``replace``), removed on any failure or interrupt."""
+    tmp = temp_path(dest)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        publish_file(tmp, dest, force=replace)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def publish_file(tmp: Path, out: Path, *, force: bool) -> None:
     """Move a finished file (an archive) to out: create if absent, unless force."""
     if force:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.formats import BY_NAME
 from uv_portable.model import Finding
-from uv_portable.output import publish_file, temp_path
+from uv_portable.output import atomic_file
 from uv_portable.process import run_capture, run_tool
 from uv_portable.settings import ArchiveOptions
 
@@ -66,17 +66,11 @@ def write_squashfs(
 ) -> int:
     """Write the tree as a SquashFS image at dest, atomically; its size."""
     tool = find_tool("mksquashfs")
-    tmp = temp_path(dest)  # must not exist yet: mksquashfs appends to an existing image
-    try:
-        # mksquashfs refuses its time options while SOURCE_DATE_EPOCH is set; they carry it.
-        env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    # A path not made yet: mksquashfs appends to an existing image. It refuses its time
+    # options while SOURCE_DATE_EPOCH is set; they carry it.
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    with atomic_file(dest, replace=replace) as tmp:
         run_tool(mksquashfs_argv(tool, tree, tmp, options), what="mksquashfs", env=env)
-        os.chmod(tmp, 0o644)
-        publish_file(tmp, dest, force=replace)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
     return dest.stat().st_size
 
 
