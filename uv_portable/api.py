@@ -56,6 +56,7 @@ from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
+from uv_portable.spark import guard_spark_format
 from uv_portable.verification import Verified, source_imports, verify_export
 
 Say = Callable[[str], None]
@@ -134,14 +135,16 @@ def export(
     sbom_path: Path | None = None,
     base: Path | None = None,
     compile: CompileOptions | None = CompileOptions(),  # noqa: B008 - frozen, never mutated
+    spark: str | None = None,
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
     ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
     ``sbom_path`` writes the SBOM there too (it is always in the tree); ``base`` is a Windows
     venv's base install as seen from this machine. ``compile=None`` ships no new
-    bytecode.
+    bytecode. ``spark`` ("3.5") refuses or warns about a format that Spark cannot run.
     """
+    _spark_guard(spark, archive.format if archive is not None else "dir", say)
     # --- Windows venvs: uv_portable.windows ---
     from uv_portable.windows.detect import is_windows_venv
 
@@ -253,6 +256,13 @@ def export(
     )
 
 
+def _spark_guard(spark: str | None, fmt: str, say: Say | None) -> None:
+    """Refuse (UsageError) or warn about an output format for the Spark the export is for."""
+    warning = guard_spark_format(spark, fmt)
+    if warning is not None and say is not None:
+        say(warning)
+
+
 def options_json(
     options: ExportOptions,
     archive: ArchiveOptions | None,
@@ -337,6 +347,7 @@ def build(
     out = output if output is not None else project / (opts.output or default_output(project))
     out = Path(os.path.abspath(out))
     fmt = output_format(out, opts.format)
+    _spark_guard(opts.spark, fmt, say)  # before the venv is made; export() is not told again
     work = temporary_venv_dir()
     try:
         venv = work / "venv"

@@ -37,6 +37,7 @@ from uv_portable.manifest import (
 )
 from uv_portable.model import Finding, MissingLibrary, finding_json
 from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
+from uv_portable.spark import ZIP_NOTE
 from uv_portable.verify import verify_tree
 
 # Archive extraction caps (zip bombs); ``--max-extract-size`` / ``--max-members`` raise them.
@@ -75,6 +76,7 @@ class CheckReport:
     run: ProbeRun | None = None
     manifest: bool = False  # whether a manifest was found and compared
     host_requirements: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # facts about where it runs that no check here can see
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -107,6 +109,7 @@ class CheckReport:
             "host_requirements": list(self.host_requirements),
             "findings": [finding_json(f) for f in self.findings],
             "run": run,
+            "notes": list(self.notes),
         }
 
 
@@ -356,4 +359,5 @@ def check(
             result,
             manifest is not None,
             tuple(sorted({*report.host_requirements, *_manifest_requirements(manifest)})),
+            (ZIP_NOTE,) if path.is_file() and output_format(path) == "zip" else (),
         )

@@ -169,6 +169,7 @@ def export(
         compile=compile_options(opts),
         sbom_path=sbom,
         base=base_path,
+        spark=opts.spark,
     )
     report_export(result, as_json)
 

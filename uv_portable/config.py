@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from uv_portable.errors import UsageError
+from uv_portable.spark import parse_spark_version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,6 +48,7 @@ class Options:
     base: str | None = None  # a Windows venv's base install, as seen from this machine
     compile: bool = True  # hash-based pycs for every .py of the export
     invalidation_mode: str = "unchecked-hash"
+    spark: str | None = None  # "MAJOR.MINOR": the Spark the export is for (format guard)
     sources: tuple[str, ...] = field(default=(), compare=False)  # where values came from
 
     def merged(self, **overrides: Any) -> Options:
@@ -93,6 +95,16 @@ def _str_list(value: object, target: str | None, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _is_spark_version(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_spark_version(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in table.items():
@@ -131,6 +143,8 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
         elif key == "threads":
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
             _expect(ok, target, key, "a whole number of at least 1", value)
+        elif key == "spark":
+            _expect(_is_spark_version(value), target, key, 'a version like "3.5"', value)
         values[name] = value
     return values
 
