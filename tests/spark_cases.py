@@ -30,12 +30,12 @@ SPARKS = (
 # Every output suffix a user might hand to --archives: the guide's table has one column each.
 FORMATS = ("tar.gz", "tgz", "zip", "tar", "tar.zst")
 
-# What a failing run's stderr holds: the executor cannot start the shipped interpreter.
-NO_EXEC = ("./environment/bin/python", "Permission denied")  # unpacked without exec bits
-NOT_UNPACKED = ("./environment/bin/python",)  # copied as a file, never unpacked
+# Why an executor cannot start the shipped interpreter (after `Cannot run program "...": `).
+NO_EXEC = ("error=13, Permission denied",)  # unpacked without exec bits
+NOT_UNPACKED = ("error=20, Not a directory",)  # copied as one file, never unpacked
 
 # (pyspark version, format) -> () when executors run the shipped interpreter, else the texts
-# the failing spark-submit's stderr must hold.
+# the failing job's error must hold.
 OUTCOMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("3.5.9", "tar.gz"): (),
     ("3.5.9", "tgz"): (),
