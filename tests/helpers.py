@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.pins import PIN_ARGS, RECOMPILE, frozen_names, unpinned
 from uv_portable.sandbox import sandbox_argv
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,21 +143,35 @@ def make_venv(
         args.append("--relocatable")
     run(args, env=env)
     if packages:
-        install = [
-            uv(),
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(path / "bin" / "python"),
-            *packages,
-        ]
-        offline = subprocess.run(
-            [*install, "--offline"], capture_output=True, text=True, env=env, check=False
-        )
-        if offline.returncode != 0:  # cache is cold: fetch from the index once
-            run(install, env=env)
+        pip_install(str(path / "bin" / "python"), packages, env=env)
     return path
+
+
+def pip_install(
+    python: str,
+    packages: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    local: Sequence[str] = (),
+    options: Sequence[str] = (),
+) -> None:
+    """`uv pip install` packages (and local project paths) at the pinned versions of
+    tests/constraints.txt: offline first, from the index only when the cache lacks them.
+
+    Fails the test when a package, or anything it brought into a venv, is not pinned."""
+    missing = unpinned(packages)
+    assert not missing, f"tests install {missing} unpinned: {RECOMPILE}"
+    install = [uv(), "pip", "install", "-q", "--python", python, *PIN_ARGS, *options]
+    install += [*packages, *local]
+    offline = subprocess.run(
+        [*install, "--offline"], capture_output=True, text=True, env=env, check=False
+    )
+    if offline.returncode != 0:  # cache is cold: fetch from the index once
+        run(install, env=env)
+    if "--target" not in options:
+        freeze = run([uv(), "pip", "freeze", "--python", python], env=env).stdout
+        missing = unpinned(frozen_names(freeze))
+        assert not missing, f"{python} holds unpinned {missing}: {RECOMPILE}"
 
 
 def tree_digest(root: Path) -> str:

@@ -145,7 +145,7 @@ def export(
     stale = destination.prepare()
     if stale:
         emit(f"removed {stale} leftover(s) of earlier exports that were killed")
-    for note in plan.notes:
+    for note in (*destination.warnings, *plan.notes):
         emit(note)
     job = _Job(platform, plan, destination, settings, verify, emit, progress)
     with _io_boundary(destination.path):

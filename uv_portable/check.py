@@ -40,6 +40,7 @@ from uv_portable.manifest import (
 from uv_portable.model import Finding, MissingLibrary, finding_json
 from uv_portable.output import MANIFEST_PATH
 from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
+from uv_portable.spark import ZIP_NOTE
 from uv_portable.verify import verify_tree
 
 # Archive extraction caps (zip bombs); ``--max-extract-size`` / ``--max-members`` raise them.
@@ -80,6 +81,7 @@ class CheckReport:
     host_requirements: tuple[str, ...] = ()
     matched: int | None = None  # files whose hashes match the manifest (None: not compared)
     run_error: ToolError | None = None  # the sandbox could not start: the host's, not the tree's
+    notes: tuple[str, ...] = ()  # facts about where it runs that no check here can see
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -115,6 +117,7 @@ class CheckReport:
             "host_requirements": list(self.host_requirements),
             "findings": [finding_json(f) for f in self.findings],
             "run": run,
+            "notes": list(self.notes),
         }
 
 
@@ -420,4 +423,5 @@ def check(
             tuple(sorted({*report.host_requirements, *_manifest_requirements(manifest)})),
             matched,
             run_error,
+            (ZIP_NOTE,) if path.is_file() and _archive_format(path) == "zip" else (),
         )

@@ -22,6 +22,7 @@ class Destination:
     format: str
     archive: ArchiveOptions | None  # None: a folder
     force: bool = False
+    warnings: tuple[str, ...] = ()  # about the format for where the export will run
 
     @classmethod
     def of(cls, src: Path, out: Path, settings: Settings, *, force: bool = False) -> Destination:
@@ -30,10 +31,11 @@ class Destination:
         not overlap the source, --force replaces only what this tool made). Writes nothing."""
         path = Path(os.path.abspath(out))
         fmt = settings.format_for(path)
+        warnings = settings.format_warnings(fmt)
         archive = settings.archive(fmt)
         check_image_options(fmt, settings.entrypoint, archive)
         check_output_location(src, path, force=force, fmt=fmt, make_parent=True)
-        return cls(path, fmt, archive, force)
+        return cls(path, fmt, archive, force, warnings)
 
     def prepare(self) -> int:
         """Create the output's folder (as `uv build -o` does) and remove what killed exports

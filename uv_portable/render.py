@@ -66,6 +66,8 @@ def print_check(report: CheckReport) -> None:
         print("manifest: none (not made by uv-portable, or made before 0.1): static checks only")
     for requirement in report.host_requirements:
         print(f"needs:   {requirement}")
+    for note in report.notes:
+        print(f"note:    {note}")
     print(f"glibc:   >= {report.glibc_floor or 'any'}")
     errors = sum(1 for f in report.findings if f.severity == "error")
     warnings = sum(1 for f in report.findings if f.severity == "warning")

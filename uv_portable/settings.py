@@ -15,6 +15,7 @@ from typing import Any, Literal
 from uv_portable.errors import UsageError
 from uv_portable.formats import BY_NAME, FORMAT_NAMES, FormatError, check_level, resolve_format
 from uv_portable.glibc_version import GlibcVersion
+from uv_portable.spark import guard_spark_format, parse_spark_version
 
 INVALIDATION_MODES = ("unchecked-hash", "checked-hash")
 # How the export's verifying run (and `check --run`) hides the host's Python.
@@ -84,6 +85,15 @@ def _glibc(value: object) -> str:
     return value
 
 
+def _spark(value: object) -> str:
+    try:
+        parse_spark_version(value if isinstance(value, str) else "")
+    except ValueError:
+        raise Invalid('a Spark version like "3.5"') from None
+    assert isinstance(value, str)
+    return value
+
+
 def _format(value: object) -> str:
     name = _one_of(FORMAT_NAMES)(value)
     return BY_NAME[name].name  # tgz -> tar.gz
@@ -122,6 +132,7 @@ SPECS: dict[str, Spec] = {
     ),
     "entrypoint": Spec("entrypoint", "--entrypoint", _string),
     "sandbox": Spec("sandbox", "--sandbox", _one_of(SANDBOX_REQUESTS)),
+    "spark": Spec("spark", "", _spark),
 }
 KEYS = {spec.key: name for name, spec in SPECS.items()}
 
@@ -223,6 +234,7 @@ class Settings:
     invalidation_mode: str = "unchecked-hash"
     entrypoint: str | None = None  # OCI images: a console script of bin/ as the Entrypoint
     sandbox: SandboxRequest = "auto"  # how the verifying run hides the host's Python
+    spark: str | None = None  # "MAJOR.MINOR": the Spark the export is for (format guard)
     # Where each value that is not a default came from ("[tool.uv-portable] in FILE", "flag").
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -263,6 +275,15 @@ class Settings:
             raise SettingError("format", message, exc.hint) from None
         self.check_output(fmt)
         return fmt
+
+    def format_warnings(self, fmt: str) -> tuple[str, ...]:
+        """Warnings about an output format for what the export is for (SettingError when it
+        cannot work there at all, e.g. a .tar for Spark)."""
+        try:
+            warning = guard_spark_format(self.spark, fmt)
+        except UsageError as exc:
+            raise SettingError("spark", f"{exc} (from {self.origin('spark')})", exc.hint) from None
+        return (warning,) if warning else ()
 
     @property
     def plan(self) -> PlanOptions:

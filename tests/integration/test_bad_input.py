@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, WITHOUT_DAC, cli, run, tree_digest, uv, uv_env
+from tests.helpers import REPO, WITHOUT_DAC, cli, pip_install, tree_digest, uv_env
 
 USAGE, SOURCE, REFUSED, IO, INTERRUPTED = 2, 4, 5, 6, 130
 
@@ -154,7 +154,7 @@ def test_editable_install_is_refused(small_venv_copy: Path, tmp_path: Path) -> N
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
     )
     python = str(small_venv_copy / "bin" / "python")
-    run([uv(), "pip", "install", "-q", "--python", python, "-e", str(project)], env=uv_env())
+    pip_install(python, [], local=["-e", str(project)], env=uv_env())
     proc = cli("export", str(small_venv_copy), str(tmp_path / "out"))
     assert_clean_failure(proc, REFUSED, "editable installs cannot be exported: mylib")
     assert "uv sync --no-editable" in proc.stderr

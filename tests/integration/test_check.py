@@ -160,6 +160,8 @@ def test_archives_give_the_same_findings_as_the_folder(
         assert proc.returncode == 0, proc.stderr
         _, clean = check_json(str(archive))
         assert problems(clean) == set(), suffix
+        # only a .zip gets the Spark note (HADOOP-18145: exec bits dropped on unzip)
+        assert ("HADOOP-18145" in " ".join(clean["notes"])) == (suffix == "zip"), suffix
     # ... and an archive of the planted tree, written by tar itself
     planted = tmp_path / "planted-by-tar.tar.gz"
     run(["tar", "-czf", str(planted), "-C", str(export_copy), "."])

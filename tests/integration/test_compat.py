@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYENV_ROOT, REPO, run, uv, uv_env
+from tests.helpers import PYENV_ROOT, REPO, pip_install, run, uv, uv_env
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,7 @@ def tool_on_39(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("tool39") / "venv"
     env = uv_env()
     run([uv(), "venv", "-q", "--python", str(base), str(venv)], env=env)
-    run(
-        [uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), str(REPO)], env=env
-    )
+    pip_install(str(venv / "bin" / "python"), [], local=[str(REPO)], env=env)
     return venv / "bin" / "uv-portable"
 
 

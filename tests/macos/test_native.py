@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, run, uv, uv_env
+from tests.helpers import cli, pip_install, run, uv, uv_env
 
 pytestmark = pytest.mark.skipif(sys.platform != "darwin", reason="needs a macOS machine")
 
@@ -29,10 +29,7 @@ def test_export_runs_moved_with_the_base_hidden(tmp_path: Path) -> None:
     run([uv(), "python", "install", "3.12"], env=env)
     venv = tmp_path / "venv"
     run([uv(), "venv", "--relocatable", "--managed-python", "-p", "3.12", str(venv)], env=env)
-    run(
-        [uv(), "pip", "install", "--python", str(venv / "bin" / "python"), "numpy", "pyyaml"],
-        env=env,
-    )
+    pip_install(str(venv / "bin" / "python"), ["numpy", "pyyaml"], env=env)
     out = tmp_path / "out"
     proc = cli("export", str(venv), str(out))
     assert proc.returncode == 0, proc.stderr

@@ -26,6 +26,7 @@ threads = 2
 arcroot = "env"
 compile = false
 invalidation-mode = "checked-hash"
+spark = "3.5"
 
 [tool.uv-portable.targets.small]
 output = "dist/small"
@@ -67,6 +68,7 @@ def test_every_key(tmp_path: Path) -> None:
         arcroot="env",
         compile=False,
         invalidation_mode="checked-hash",
+        spark="3.5",
     )
 
 
@@ -115,6 +117,9 @@ def test_no_section_means_defaults_and_says_so(tmp_path: Path) -> None:
         ("arcroot = []", "arcroot: expected a non-empty string"),
         ('compile = "no"', "compile: expected true or false"),
         ('invalidation-mode = "timestamp"', "invalidation-mode: expected one of unchecked-hash"),
+        ("spark = 3.5", 'spark: expected a version like "3.5", got 3.5'),
+        ('spark = "3.5.1"', "spark: expected a version like \"3.5\", got '3.5.1'"),
+        ('spark = "latest"', "spark: expected a version like"),
     ],
 )
 def test_wrong_values_name_the_key(tmp_path: Path, line: str, message: str) -> None:
@@ -122,6 +127,15 @@ def test_wrong_values_name_the_key(tmp_path: Path, line: str, message: str) -> N
         load_config(write(tmp_path, f"[tool.uv-portable]\n{line}\n"))
     assert err.value.message.startswith("[tool.uv-portable] ")
     assert message in err.value.message
+
+
+def test_spark_in_a_target(tmp_path: Path) -> None:
+    text = '[tool.uv-portable]\n[tool.uv-portable.targets.cluster]\nspark = "4.1"\n'
+    assert load_config(write(tmp_path, text), "cluster").spark == "4.1"
+    assert load_config(write(tmp_path, text)).spark is None
+    bad = '[tool.uv-portable]\n[tool.uv-portable.targets.cluster]\nspark = "4"\n'
+    with pytest.raises(ConfigError, match=r"targets.cluster\] spark: expected a version"):
+        load_config(write(tmp_path, bad), "cluster")
 
 
 def test_wrong_value_in_a_target_names_the_target(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from tests.helpers import REPO, run, uv
+from tests.helpers import REPO, pip_install, run, uv_env
 from uv_portable.binaries import patchelf as patchelf_module
 from uv_portable.binaries.elf import read_elf, read_elf_pyelftools
 from uv_portable.binaries.elf_edit import edit_search_path
@@ -306,9 +306,7 @@ def test_big_file_uses_little_memory(tmp_path: Path) -> None:
 def numpy_wheel(folder: Path) -> Path:
     """folder, holding numpy/ and numpy.libs/ for this interpreter, installed by uv (from its
     cache when it has the wheel, else from the index)."""
-    install = [uv(), "pip", "install", "-q", "--python", sys.executable, "--target", str(folder)]
-    if subprocess.run([*install, "--offline", "numpy"], capture_output=True).returncode != 0:
-        run([*install, "numpy"])
+    pip_install(sys.executable, ["numpy"], options=["--target", str(folder)], env=uv_env())
     return folder
 
 
