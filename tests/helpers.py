@@ -202,18 +202,21 @@ def probe_json(stdout: str) -> dict[str, object]:
 DEBIAN_MIRROR = os.environ.get("UV_PORTABLE_TEST_MIRROR", "http://deb.debian.org/debian")
 
 
-def debian_root(suite: str) -> Path:
-    """A cached `debootstrap --variant=minbase` root: no Python, no libssl/libsqlite3."""
-    root = CACHE / "rootfs" / suite
+def debian_root(suite: str, include: Sequence[str] = ()) -> Path:
+    """A cached `debootstrap --variant=minbase` root: no Python, no libssl/libsqlite3, unless
+    `include` names packages to add (each set of packages is its own cached root)."""
+    name = "+".join((suite, *include))
+    root = CACHE / "rootfs" / name
     if (root / "etc" / "debian_version").exists():
         return root
     debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
     assert Path(debootstrap).exists(), "debootstrap is not installed; .ci/run installs it"
-    tmp = root.with_name(f".{suite}.tmp")
+    tmp = root.with_name(f".{name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    run([debootstrap, "--variant=minbase", suite, str(tmp), DEBIAN_MIRROR])
+    extra = [f"--include={','.join(include)}"] if include else []
+    run([debootstrap, "--variant=minbase", *extra, suite, str(tmp), DEBIAN_MIRROR])
     os.rename(tmp, root)
     return root
 
