@@ -169,6 +169,13 @@ class Plan:
     data_gaps: tuple[str, ...] = field(default=())  # data a bundled library needs, not found
     host_data: tuple[str, ...] = field(default=())  # data the policy leaves to the target host
     distributions: tuple[Distribution, ...] = field(default=())  # of the venv's site-packages
+    # The highest GLIBC_ and GLIBCXX_ symbol versions and a file that needs each:
+    # (family, version, path), e.g. ("GLIBCXX", "3.4.29", "lib/python3.12/site-packages/...")
+    symbol_versions: tuple[tuple[str, str, str], ...] = field(default=())
+
+    def symbol_versions_json(self) -> dict[str, dict[str, str]]:
+        """The highest symbol versions as JSON: {"GLIBC": {"version", "needed_by"}, ...}."""
+        return {f: {"version": v, "needed_by": p} for f, v, p in self.symbol_versions}
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -229,6 +236,7 @@ class Plan:
             "notes": list(self.notes),
             "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
             "glibc_per_file": {d: str(v) for d, v in self.glibc},
+            "symbol_versions": self.symbol_versions_json(),
             "missing_libraries": [m.to_json() for m in self.missing],
             "data_gaps": list(self.data_gaps),
             "bundled": [{"soname": s, "from": p} for s, p in self.bundled],

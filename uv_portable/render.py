@@ -100,6 +100,7 @@ def report_export(result: ExportResult, as_json: bool) -> None:
         floor = result.plan.glibc_floor
         summary["glibc_floor"] = str(floor) if floor else None
         summary["glibc_per_file"] = {d: str(v) for d, v in result.plan.glibc}
+        summary["symbol_versions"] = result.plan.symbol_versions_json()
         summary["bundled"] = [{"soname": s, "from": p} for s, p in result.plan.bundled]
         print(json.dumps(summary, indent=2))
         return
@@ -123,6 +124,9 @@ def report_export(result: ExportResult, as_json: bool) -> None:
         say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":
         say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
+        if result.plan.symbol_versions:
+            needs = ", ".join(f"{f}_{v} ({p})" for f, v, p in result.plan.symbol_versions)
+            say(f"highest symbol versions needed: {needs}")
     elif base.platform == "windows":
         say("runs on 64-bit Windows 10 or newer (x64)")
     else:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, debian_root, run, run_sandboxed, uv
+from tests.helpers import REPO, compile_so, debian_root, run, run_sandboxed, uv
+from tests.integration.test_binary_checks import with_exec_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.newest]
 MINORS_NEWEST = ("3.14", "3.15")
@@ -226,3 +227,17 @@ def test_negative_control_raw_venv_fails_in_bare_sid(
     )
     assert raw.returncode != 0
     assert "No such file or directory" in raw.stderr, raw.stderr
+
+
+def test_glibc_of_sid_refuses_to_dlopen_an_executable_stack(
+    work: Path, sid_python: Path, tmp_path: Path
+) -> None:
+    """What the exec-stack warning says of glibc 2.41 and newer, checked on sid's."""
+    clean = compile_so(work / "libclean.so", "int f(void){return 1;}")
+    (work / "libstack.so").write_bytes(with_exec_stack(clean))
+    load = "import ctypes, sys; ctypes.CDLL(sys.argv[1]); print('loaded')"
+    proc = in_sid(sid_python, work, ["python3.15", "-c", load, f"{WORK}/libclean.so"])
+    assert ok(proc).stdout.strip() == "loaded"
+    proc = in_sid(sid_python, work, ["python3.15", "-c", load, f"{WORK}/libstack.so"])
+    assert proc.returncode != 0
+    assert "cannot enable executable stack" in proc.stderr, proc.stderr
