@@ -29,6 +29,7 @@ from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
 from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines, sysconfig_prefix
+from uv_portable.startup import startup_findings
 from uv_portable.verify_macho import macho_findings
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
@@ -243,8 +244,13 @@ class _Verifier:
                     "export it with `uv-portable export`, which drops home",
                 )
             return
+        if name.endswith(".start") and "/site-packages/" in f"/{rel}":
+            self.findings += [] if self.exporting else startup_findings(rel, path.read_bytes())
+            return
         if name.endswith(".pth") and "/site-packages/" in f"/{rel}":
-            for line in pth_path_lines(path.read_text(errors="replace")):
+            data = path.read_bytes()
+            self.findings += [] if self.exporting else startup_findings(rel, data)
+            for line in pth_path_lines(data.decode("utf-8", errors="replace")):
                 if line.startswith("/"):
                     self.add(
                         "error",
