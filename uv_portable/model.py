@@ -28,6 +28,7 @@ class Interpreter:
     implementation: str
     platform: str  # "linux" | "macos"
     libdir_name: str  # "python3.12" (or "python3.13t" for free-threaded builds)
+    free_threaded: bool = False  # built with --disable-gil (sysconfig's Py_GIL_DISABLED)
 
     @property
     def on_host(self) -> bool:
@@ -38,6 +39,11 @@ class Interpreter:
     def stdlib(self) -> Path:
         """The base's standard library folder."""
         return self.prefix / "lib" / self.libdir_name
+
+    @property
+    def abi_tag(self) -> str:
+        """The wheel ABI tag of its extensions: cp314, or cp314t for a free-threaded build."""
+        return f"cp{self.version[0]}{self.version[1]}{'t' if self.free_threaded else ''}"
 
     @property
     def version_str(self) -> str:
