@@ -123,10 +123,9 @@ def report_export(result: ExportResult, as_json: bool) -> None:
     if result.host_requirements:
         say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":
-        say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
-        if result.plan.symbol_versions:
-            needs = ", ".join(f"{f}_{v} ({p})" for f, v, p in result.plan.symbol_versions)
-            say(f"highest symbol versions needed: {needs}")
+        needs = "; ".join(f"{f}_{v} by {p}" for f, v, p in result.plan.symbol_versions)
+        runs = f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}"
+        say(f"{runs} (highest symbol versions: {needs})" if needs else runs)
     elif base.platform == "windows":
         say("runs on 64-bit Windows 10 or newer (x64)")
     else:

@@ -188,4 +188,4 @@ def test_summary_and_manifest_name_the_highest_symbol_versions(
     manifest = json.loads((out / "share/uv-portable/manifest.json").read_text())
     assert manifest["platform"]["symbol_versions"] == summary["symbol_versions"]
     text = cli("export", str(small_venv), str(tmp_path / "text"))
-    assert f"GLIBC_{glibc['version']} ({glibc['needed_by']})" in text.stderr
+    assert f"GLIBC_{glibc['version']} by {glibc['needed_by']}" in text.stderr
