@@ -54,10 +54,11 @@ START_MODULE = (
     "import builtins\n"
     "def started():\n    builtins._demo_start = 'start'\n"
     "def legacy():\n    builtins._demo_pth = 'pth'\n"
+    "def alone():\n    builtins._demo_alone = 'alone'\n"
 )
 SHOW_START = (
     "import builtins; print(getattr(builtins, '_demo_start', '-'), "
-    "getattr(builtins, '_demo_pth', '-'))"
+    "getattr(builtins, '_demo_pth', '-'), getattr(builtins, '_demo_alone', '-'))"
 )
 
 
@@ -127,11 +128,14 @@ def _record_line(name: str, data: bytes) -> str:
 
 def start_wheel(folder: Path) -> Path:
     """A wheel that ships demo_start.start (PEP 829), demo_start.pth with the legacy import
-    line (suppressed by the .start file from 3.15 on), and the module both call."""
+    line (suppressed by the .start file from 3.15 on), demo_alone.pth with an import line of
+    its own, and the module they call."""
     files = {
         "demo_start/__init__.py": START_MODULE.encode(),
         "demo_start.start": b"# PEP 829\ndemo_start:started\n",
         "demo_start.pth": b"import demo_start; demo_start.legacy()\n",
+        # An import line with no .start beside it: deprecated, still run by 3.15.
+        "demo_alone.pth": b"import demo_start; demo_start.alone()\n",
         "demo_start-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo-start\n"
         b"Version: 1.0\n",
         "demo_start-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\n"
@@ -192,6 +196,10 @@ def test_newest_cpython_exports_run_moved_in_bare_sid(
         ok(tool(sid_python, work, "export", f"{WORK}/venv{minor}", f"{WORK}/{out}"))
         checked = ok(tool(sid_python, work, "check", "--run", f"{WORK}/{out}"))
         assert "self-contained" in checked.stdout + checked.stderr
+    # Debian's site.py reads dist-packages only: the export's hook into site-packages is a
+    # PEP 829 .start file from 3.15 on, a .pth import line before.
+    hook = work / f"env{minor}" / "lib" / f"python{minor}" / "dist-packages" / "_uv_portable_site"
+    assert hook.with_suffix(".start" if minor >= "3.15" else ".pth").is_file()
     unpacked = work / f"unpacked{minor}"
     unpacked.mkdir()
     run(["tar", "-xzf", str(work / f"env{minor}.tar.gz"), "-C", str(unpacked)])
@@ -202,12 +210,13 @@ def test_newest_cpython_exports_run_moved_in_bare_sid(
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.split() == [MOVED, minor, "10"]
         # PEP 829: 3.15 runs the .start entry point and suppresses the matching .pth's import
-        # line; 3.14 knows no .start files and runs the import line.
+        # line; 3.14 knows no .start files and runs the import line. Both run an import line
+        # that has no .start beside it.
         proc = run_sandboxed(
             tree, [f"{MOVED}/bin/python", "-c", SHOW_START], mount_at=MOVED, rootfs=sid_bare
         )
         assert proc.returncode == 0, proc.stderr
-        expected = "start -" if minor >= "3.15" else "- pth"
+        expected = "start - alone" if minor >= "3.15" else "- pth alone"
         assert proc.stdout.strip() == expected, proc.stdout + proc.stderr
 
 
