@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -297,6 +298,28 @@ def compile_so(
     run(argv)
     c_file.unlink()
     return path
+
+
+def as_aarch64(path: Path) -> bytes:
+    """An x86_64 ELF file with its e_machine changed to aarch64."""
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 18, 183)  # EM_AARCH64
+    return bytes(data)
+
+
+def with_exec_stack(path: Path) -> bytes:
+    """An ELF64 file with PF_X set on its PT_GNU_STACK program header (as -z execstack does)."""
+    pt_gnu_stack, pf_x = 0x6474E551, 1
+    data = bytearray(path.read_bytes())
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if struct.unpack_from("<I", data, at)[0] == pt_gnu_stack:
+            flags = struct.unpack_from("<I", data, at + 4)[0]
+            struct.pack_into("<I", data, at + 4, flags | pf_x)
+            return bytes(data)
+    raise AssertionError(f"{path} has no PT_GNU_STACK")
 
 
 def run_sandboxed(

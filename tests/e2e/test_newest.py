@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, compile_so, debian_root, run, run_sandboxed, uv
-from tests.integration.test_binary_checks import with_exec_stack
+from tests.helpers import REPO, compile_so, debian_root, run, run_sandboxed, uv, with_exec_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.newest]
 MINORS_NEWEST = ("3.14", "3.15")

@@ -8,7 +8,7 @@ import shutil
 import struct
 from pathlib import Path
 
-from tests.helpers import cli, compile_so
+from tests.helpers import as_aarch64, cli, compile_so, with_exec_stack
 from tests.integration.test_bad_input import assert_clean_failure, assert_nothing_written
 from uv_portable.binaries.elf import read_elf
 from uv_portable.glibc import needed_glibc
@@ -17,8 +17,6 @@ from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.source import load_source
 
 REFUSED = 5
-EM_AARCH64 = 183
-PT_GNU_STACK, PF_X = 0x6474E551, 1
 # The smallest Mach-O a macOS wheel could leave behind: a 64-bit arm64 dylib header.
 MACHO_ARM64 = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x0100000C, 0, 6, 0, 0, 0, 0)
 
@@ -34,27 +32,6 @@ def plant(venv: Path, name: str, data: bytes) -> str:
     record = next(site(venv).glob("cowsay-*.dist-info")) / "RECORD"
     record.write_text(record.read_text() + f"{rel},,\n")
     return rel
-
-
-def as_aarch64(path: Path) -> bytes:
-    """An x86_64 ELF file with its e_machine changed to aarch64."""
-    data = bytearray(path.read_bytes())
-    struct.pack_into("<H", data, 18, EM_AARCH64)
-    return bytes(data)
-
-
-def with_exec_stack(path: Path) -> bytes:
-    """An ELF64 file with PF_X set on its PT_GNU_STACK program header (as -z execstack does)."""
-    data = bytearray(path.read_bytes())
-    (phoff,) = struct.unpack_from("<Q", data, 32)
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        if struct.unpack_from("<I", data, at)[0] == PT_GNU_STACK:
-            flags = struct.unpack_from("<I", data, at + 4)[0]
-            struct.pack_into("<I", data, at + 4, flags | PF_X)
-            return bytes(data)
-    raise AssertionError(f"{path} has no PT_GNU_STACK")
 
 
 def small_so(tmp_path: Path, name: str = "libsmall.so") -> Path:

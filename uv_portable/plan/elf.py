@@ -103,15 +103,15 @@ def _analyse(state: PlanState) -> Infos:
     transitively, the libraries that the loader would not find inside it (nor on every
     host, per the policy)."""
     infos: Infos = {}
-    state.arch = _interpreter_arch(state)
+    want = _interpreter_arch(state)
     for dest, src in sorted(state.elf.items()):
         try:
             info = read(src)
         except BinaryFormatError as exc:
             state.finding("error", "broken-elf", dest, exc.message, _ELF_HINT)
             continue
-        if state.arch is not None:
-            wrong = arch_finding(dest, info, state.arch, state.owner_of(dest))
+        if want is not None:
+            wrong = arch_finding(dest, info, want, state.owner_of(dest))
             if wrong is not None:
                 state.findings.append(wrong)
                 continue  # its needs are another machine's: nothing to resolve here

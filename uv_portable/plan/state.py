@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from uv_portable.binaries.compat import Arch
 from uv_portable.binaries.elf import is_elf
 from uv_portable.binaries.macho import is_macho
 from uv_portable.binaries.policy import missing_finding
@@ -70,7 +69,6 @@ class PlanState:
     floors: dict[str, GlibcVersion] = field(default_factory=dict)  # dest -> glibc it needs
     # dest -> (library, version) pairs it needs, e.g. ("libstdc++.so.6", "GLIBCXX_3.4.29")
     symbol_needs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    arch: Arch | None = None  # the interpreter's ELF class and machine (Linux bases)
     missing: list[MissingLibrary] = field(default_factory=list)  # tolerated, not shipped
     data_gaps: list[str] = field(default_factory=list)  # data not found: the host must have it
     host_data: list[str] = field(default_factory=list)  # data left to the host by policy
