@@ -48,6 +48,7 @@ def find_base_library(state: PlanState, soname: str, info: ElfInfo) -> Path | No
         soname,
         search_dirs(info, str(base.executable.parent)),
         extra_default=(str(base.prefix / "lib"), "/usr/local/lib"),
+        accept=_accept(Arch.of(info), None),
     )
     return Path(found).resolve() if found else None
 
