@@ -35,7 +35,7 @@ from uv_portable.manifest import (
     compare_files,
     load_manifest,
 )
-from uv_portable.model import Finding, MissingLibrary, finding_json
+from uv_portable.model import Finding, MissingLibrary, finding_json, symbol_versions_json
 from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
 from uv_portable.verify import verify_tree
 
@@ -75,6 +75,7 @@ class CheckReport:
     run: ProbeRun | None = None
     manifest: bool = False  # whether a manifest was found and compared
     host_requirements: tuple[str, ...] = ()
+    symbol_versions: tuple[tuple[str, str, str], ...] = ()  # (family, version, path)
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -104,6 +105,7 @@ class CheckReport:
             "manifest": self.manifest,
             "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
             "glibc_per_file": {p: str(v) for p, v in self.glibc},
+            "symbol_versions": symbol_versions_json(self.symbol_versions),
             "host_requirements": list(self.host_requirements),
             "findings": [finding_json(f) for f in self.findings],
             "run": run,
@@ -356,4 +358,5 @@ def check(
             result,
             manifest is not None,
             tuple(sorted({*report.host_requirements, *_manifest_requirements(manifest)})),
+            report.symbol_versions,
         )

@@ -180,8 +180,8 @@ class Plan:
     symbol_versions: tuple[tuple[str, str, str], ...] = field(default=())
 
     def symbol_versions_json(self) -> dict[str, dict[str, str]]:
-        """The highest symbol versions as JSON: {"GLIBC": {"version", "needed_by"}, ...}."""
-        return {f: {"version": v, "needed_by": p} for f, v, p in self.symbol_versions}
+        """The highest symbol versions as JSON (summary, manifest)."""
+        return symbol_versions_json(self.symbol_versions)
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -249,6 +249,13 @@ class Plan:
             "findings": [finding_json(f) for f in self.findings],
             "actions": actions,
         }
+
+
+def symbol_versions_json(
+    versions: tuple[tuple[str, str, str], ...],
+) -> dict[str, dict[str, str]]:
+    """(family, version, path) triples as {"GLIBC": {"version", "needed_by"}, ...}."""
+    return {f: {"version": v, "needed_by": p} for f, v, p in versions}
 
 
 def unreachable(value: NoReturn) -> NoReturn:

@@ -61,7 +61,8 @@ def print_check(report: CheckReport) -> None:
         print("manifest: none (not made by uv-portable, or made before 0.1): static checks only")
     for requirement in report.host_requirements:
         print(f"needs:   {requirement}")
-    print(f"glibc:   >= {report.glibc_floor or 'any'}")
+    needs = "; ".join(f"{f}_{v} by {p}" for f, v, p in report.symbol_versions)
+    print(f"glibc:   >= {report.glibc_floor or 'any'}" + (f" (highest: {needs})" if needs else ""))
     errors = sum(1 for f in report.findings if f.severity == "error")
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     verdict = "self-contained" if report.ok else "NOT self-contained"

@@ -24,7 +24,7 @@ from uv_portable.binaries.macho import (
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
 from uv_portable.distributions import editable_url, owners, read_distributions
-from uv_portable.glibc import needed_glibc
+from uv_portable.glibc import highest_symbol_versions, needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
@@ -45,6 +45,8 @@ class TreeReport:
     findings: tuple[Finding, ...]
     glibc: tuple[tuple[str, GlibcVersion], ...]  # per ELF file
     host_requirements: tuple[str, ...] = ()
+    # the highest GLIBC_ and GLIBCXX_ versions and a file needing each (family, version, path)
+    symbol_versions: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -111,7 +113,8 @@ class _Verifier:
             floor = needed_glibc(info)
             if floor is not None:
                 glibc.append((rel, floor))
-        return TreeReport(tuple(self.findings), tuple(glibc), self.requirements())
+        symbols = highest_symbol_versions({r: i.version_needs for r, i in self.elves.items()})
+        return TreeReport(tuple(self.findings), tuple(glibc), self.requirements(), symbols)
 
     def interpreter(self) -> None:
         """bin/python must be a native executable, with a standard library beside it."""

@@ -164,5 +164,7 @@ def test_summary_and_manifest_name_the_highest_symbol_versions(
     assert summary["glibc_per_file"][glibc["needed_by"]] == summary["glibc_floor"]
     manifest = json.loads((out / "share/uv-portable/manifest.json").read_text())
     assert manifest["platform"]["symbol_versions"] == summary["symbol_versions"]
+    checked = cli("check", str(out), "--json")
+    assert json.loads(checked.stdout)["symbol_versions"] == summary["symbol_versions"]
     text = cli("export", str(small_venv), str(tmp_path / "text"))
     assert f"GLIBC_{glibc['version']} by {glibc['needed_by']}" in text.stderr
