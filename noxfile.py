@@ -1,5 +1,5 @@
 """Sessions: lint, typecheck, tests (unit + integration), e2e (sandboxed exports), e2e_windows
-(Windows venvs under Wine), bench."""
+(Windows venvs under Wine), e2e_newest (CPython 3.14 and 3.15 in Debian sid roots), bench."""
 
 from __future__ import annotations
 
