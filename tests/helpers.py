@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,8 @@ from uv_portable.sandbox import sandbox_argv
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("UV_PORTABLE_TEST_CACHE", Path.home() / ".cache" / "uv-portable-tests"))
 PYENV_ROOT = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+# The pyenv-built minors of the e2e tests; 3.14 and 3.15 come from Debian sid instead
+# (tests/e2e/test_newest.py), so the supported range 3.9-3.15 is covered by the two together.
 MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 
 
@@ -221,18 +224,21 @@ def probe_json(stdout: str) -> dict[str, Any]:
 DEBIAN_MIRROR = os.environ.get("UV_PORTABLE_TEST_MIRROR", "http://deb.debian.org/debian")
 
 
-def debian_root(suite: str) -> Path:
-    """A cached `debootstrap --variant=minbase` root: no Python, no libssl/libsqlite3."""
-    root = CACHE / "rootfs" / suite
+def debian_root(suite: str, include: Sequence[str] = ()) -> Path:
+    """A cached `debootstrap --variant=minbase` root: no Python, no libssl/libsqlite3, unless
+    `include` names packages to add (each set of packages is its own cached root)."""
+    name = "+".join((suite, *include))
+    root = CACHE / "rootfs" / name
     if (root / "etc" / "debian_version").exists():
         return root
     debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
     assert Path(debootstrap).exists(), "debootstrap is not installed; .ci/run installs it"
-    tmp = root.with_name(f".{suite}.tmp")
+    tmp = root.with_name(f".{name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    run([debootstrap, "--variant=minbase", suite, str(tmp), DEBIAN_MIRROR])
+    extra = [f"--include={','.join(include)}"] if include else []
+    run([debootstrap, "--variant=minbase", *extra, suite, str(tmp), DEBIAN_MIRROR])
     os.rename(tmp, root)
     return root
 
@@ -311,6 +317,28 @@ def compile_so(
     run(argv)
     c_file.unlink()
     return path
+
+
+def as_aarch64(path: Path) -> bytes:
+    """An x86_64 ELF file with its e_machine changed to aarch64."""
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 18, 183)  # EM_AARCH64
+    return bytes(data)
+
+
+def with_exec_stack(path: Path) -> bytes:
+    """An ELF64 file with PF_X set on its PT_GNU_STACK program header (as -z execstack does)."""
+    pt_gnu_stack, pf_x = 0x6474E551, 1
+    data = bytearray(path.read_bytes())
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if struct.unpack_from("<I", data, at)[0] == pt_gnu_stack:
+            flags = struct.unpack_from("<I", data, at + 4)[0]
+            struct.pack_into("<I", data, at + 4, flags | pf_x)
+            return bytes(data)
+    raise AssertionError(f"{path} has no PT_GNU_STACK")
 
 
 def run_sandboxed(

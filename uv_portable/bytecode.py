@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -218,29 +219,43 @@ def compile_tree(
 
 
 def host_interpreter(base: Interpreter) -> Path | None:
-    """A CPython of the base's X.Y on this host (for exports of another platform)."""
+    """A CPython of the base's X.Y (and build: free-threaded or not) on this host (for
+    exports of another platform)."""
     minor = f"{base.version[0]}.{base.version[1]}"
-    if sys.implementation.name == "cpython" and sys.version_info[:2] == base.version[:2]:
+    ft = "t" if base.free_threaded else ""
+    if (
+        sys.implementation.name == "cpython"
+        and sys.version_info[:2] == base.version[:2]
+        and _running_free_threaded() == base.free_threaded
+    ):
         return Path(sys.executable)
     home = os.path.expanduser("~")
     patterns = [
-        os.environ.get("PYENV_ROOT", f"{home}/.pyenv") + f"/versions/{minor}.*/bin",
+        os.environ.get("PYENV_ROOT", f"{home}/.pyenv") + f"/versions/{minor}.*{ft}/bin",
         os.environ.get("UV_PYTHON_INSTALL_DIR", f"{home}/.local/share/uv/python")
         + f"/cpython-{minor}.*/bin",
     ]
     candidates = [
-        Path(folder) / f"python{minor}"
+        Path(folder) / f"python{minor}{ft}"
         for pattern in patterns
         for folder in sorted(glob.glob(pattern), reverse=True)
     ]
-    on_path = shutil.which(f"python{minor}")
+    on_path = shutil.which(f"python{minor}{ft}")
     if on_path is not None and "/shims/" not in on_path:  # pyenv shims depend on the cwd
         candidates.insert(0, Path(on_path))
-    return next((c for c in candidates if _is_cpython(c, minor)), None)
+    return next((c for c in candidates if _is_cpython(c, minor + ft)), None)
+
+
+def _running_free_threaded() -> bool:
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 def _is_cpython(python: Path, minor: str) -> bool:
-    code = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
+    """Whether python is CPython ``minor`` ("3.14", or "3.14t" for a free-threaded build)."""
+    code = (
+        "import sys, sysconfig; print(sys.implementation.name, '%d.%d' % sys.version_info[:2]"
+        " + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''))"
+    )
     proc = run_capture([str(python), "-I", "-S", "-c", code], timeout=30)
     return proc is not None and proc.stdout.split() == ["cpython", minor]
 

@@ -37,7 +37,7 @@ from uv_portable.manifest import (
     compare_files,
     load_manifest,
 )
-from uv_portable.model import Finding, MissingLibrary, finding_json
+from uv_portable.model import Finding, MissingLibrary, finding_json, symbol_versions_json
 from uv_portable.output import MANIFEST_PATH
 from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
 from uv_portable.spark import ZIP_NOTE
@@ -82,6 +82,7 @@ class CheckReport:
     matched: int | None = None  # files whose hashes match the manifest (None: not compared)
     run_error: ToolError | None = None  # the sandbox could not start: the host's, not the tree's
     notes: tuple[str, ...] = ()  # facts about where it runs that no check here can see
+    symbol_versions: tuple[tuple[str, str, str], ...] = ()  # (family, version, path)
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -114,6 +115,7 @@ class CheckReport:
             "files_matched": self.matched,
             "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
             "glibc_per_file": {p: str(v) for p, v in self.glibc},
+            "symbol_versions": symbol_versions_json(self.symbol_versions),
             "host_requirements": list(self.host_requirements),
             "findings": [finding_json(f) for f in self.findings],
             "run": run,
@@ -424,4 +426,5 @@ def check(
             matched,
             run_error,
             (ZIP_NOTE,) if path.is_file() and _archive_format(path) == "zip" else (),
+            report.symbol_versions,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from uv_portable.binaries.elf import ElfInfo
 from uv_portable.errors import UsageError
@@ -22,6 +22,29 @@ def needed_glibc(info: ElfInfo) -> GlibcVersion | None:
             found = GlibcVersion(int(match[1]), int(match[2]))
             best = found if best is None or found > best else best
     return best
+
+
+_VERSIONED = re.compile(r"^(GLIBC|GLIBCXX)_(\d+(?:\.\d+)*)$")
+SYMBOL_FAMILIES = ("GLIBC", "GLIBCXX")  # glibc's and libstdc++'s symbol versions
+
+
+def highest_symbol_versions(
+    per_file: Mapping[str, Iterable[tuple[str, str]]],
+) -> tuple[tuple[str, str, str], ...]:
+    """For GLIBC_ and GLIBCXX_: the highest version any file needs and the first file (in
+    path order) that needs it, as (family, version, path); families no file needs are left out.
+    """
+    best: dict[str, tuple[tuple[int, ...], str, str]] = {}
+    for path in sorted(per_file):
+        for _, name in per_file[path]:
+            match = _VERSIONED.match(name)
+            if match is None:
+                continue
+            key = tuple(int(p) for p in match[2].split("."))
+            family = match[1]
+            if family not in best or key > best[family][0]:
+                best[family] = (key, match[2], path)
+    return tuple((f, best[f][1], best[f][2]) for f in SYMBOL_FAMILIES if f in best)
 
 
 def too_new(per_file: Mapping[str, GlibcVersion], target: GlibcVersion) -> list[Finding]:

@@ -237,6 +237,7 @@ def build_manifest(root: Path, plan: Plan, facts: ExportFacts) -> dict[str, Any]
         "platform": {
             "os": base.platform,
             "glibc_floor": str(floor) if floor else None,
+            "symbol_versions": plan.symbol_versions_json(),
             "build_os": _build_os(),
         },
         "distributions": [

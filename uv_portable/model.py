@@ -28,6 +28,7 @@ class Interpreter:
     implementation: str
     platform: str  # "linux" | "macos"
     libdir_name: str  # "python3.12" (or "python3.13t" for free-threaded builds)
+    free_threaded: bool = False  # built with --disable-gil (sysconfig's Py_GIL_DISABLED)
 
     @property
     def on_host(self) -> bool:
@@ -43,6 +44,11 @@ class Interpreter:
     def stdlib(self) -> Path:
         """The base's standard library folder."""
         return self.prefix / "lib" / self.libdir_name
+
+    @property
+    def abi_tag(self) -> str:
+        """The wheel ABI tag of its extensions: cp314, or cp314t for a free-threaded build."""
+        return f"cp{self.version[0]}{self.version[1]}{'t' if self.free_threaded else ''}"
 
     @property
     def version_str(self) -> str:
@@ -174,6 +180,13 @@ class Plan:
     data_gaps: tuple[str, ...] = field(default=())  # data a bundled library needs, not found
     host_data: tuple[str, ...] = field(default=())  # data the policy leaves to the target host
     distributions: tuple[Distribution, ...] = field(default=())  # of the venv's site-packages
+    # The highest GLIBC_ and GLIBCXX_ symbol versions and a file that needs each:
+    # (family, version, path), e.g. ("GLIBCXX", "3.4.29", "lib/python3.12/site-packages/...")
+    symbol_versions: tuple[tuple[str, str, str], ...] = field(default=())
+
+    def symbol_versions_json(self) -> dict[str, dict[str, str]]:
+        """The highest symbol versions as JSON (summary, manifest)."""
+        return symbol_versions_json(self.symbol_versions)
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -234,12 +247,20 @@ class Plan:
             "notes": list(self.notes),
             "glibc_floor": str(self.glibc_floor) if self.glibc_floor else None,
             "glibc_per_file": {d: str(v) for d, v in self.glibc},
+            "symbol_versions": self.symbol_versions_json(),
             "missing_libraries": [m.to_json() for m in self.missing],
             "data_gaps": list(self.data_gaps),
             "bundled": [{"soname": s, "from": p} for s, p in self.bundled],
             "findings": [finding_json(f) for f in self.findings],
             "actions": actions,
         }
+
+
+def symbol_versions_json(
+    versions: tuple[tuple[str, str, str], ...],
+) -> dict[str, dict[str, str]]:
+    """(family, version, path) triples as {"GLIBC": {"version", "needed_by"}, ...}."""
+    return {f: {"version": v, "needed_by": p} for f, v, p in versions}
 
 
 def unreachable(value: NoReturn) -> NoReturn:

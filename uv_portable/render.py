@@ -68,7 +68,8 @@ def print_check(report: CheckReport) -> None:
         print(f"needs:   {requirement}")
     for note in report.notes:
         print(f"note:    {note}")
-    print(f"glibc:   >= {report.glibc_floor or 'any'}")
+    needs = "; ".join(f"{f}_{v} by {p}" for f, v, p in report.symbol_versions)
+    print(f"glibc:   >= {report.glibc_floor or 'any'}" + (f" (highest: {needs})" if needs else ""))
     errors = sum(1 for f in report.findings if f.severity == "error")
     warnings = sum(1 for f in report.findings if f.severity == "warning")
     verdict = "self-contained" if report.ok else "NOT self-contained"
@@ -111,6 +112,7 @@ def report_export(result: ExportResult, as_json: bool, say: Callable[[str], None
         floor = result.plan.glibc_floor
         summary["glibc_floor"] = str(floor) if floor else None
         summary["glibc_per_file"] = {d: str(v) for d, v in result.plan.glibc}
+        summary["symbol_versions"] = result.plan.symbol_versions_json()
         summary["bundled"] = [{"soname": s, "from": p} for s, p in result.plan.bundled]
         print(json.dumps(summary, indent=2))
         return
@@ -133,7 +135,9 @@ def report_export(result: ExportResult, as_json: bool, say: Callable[[str], None
     if result.host_requirements:
         say(f"needs from the target host: {'; '.join(result.host_requirements)}")
     if base.platform == "linux":
-        say(f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}")
+        needs = "; ".join(f"{f}_{v} by {p}" for f, v, p in result.plan.symbol_versions)
+        runs = f"runs on Linux with glibc >= {result.plan.glibc_floor or 'any'}"
+        say(f"{runs} (highest symbol versions: {needs})" if needs else runs)
     elif base.platform == "windows":
         say("runs on 64-bit Windows 10 or newer (x64)")
     else:

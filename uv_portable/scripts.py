@@ -21,8 +21,9 @@ _RELOCATABLE = re.compile(
 )
 
 
-# A Python interpreter's file name: python, python3, python3.12, python3.13t.
-PYTHON_NAME = re.compile(r"^python(\d(\.\d+t?)?)?$")
+# A Python interpreter's file name: python, python3, python3.12, and the free-threaded
+# python3t, python3.13t.
+PYTHON_NAME = re.compile(r"^python(\d(\.\d+)?t?)?$")
 
 
 def trampoline(python: str = "python", args: str = "") -> bytes:
@@ -195,9 +196,10 @@ def parse_pyvenv_cfg(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def pth_path_lines(text: str) -> list[str]:
-    """The lines of a .pth file that ``site`` treats as paths (not comments or imports)."""
+    """The lines of a .pth file that ``site`` treats as paths (not comments or imports);
+    a UTF-8 BOM is not part of the first line (3.15's ``site`` drops it, PEP 829)."""
     out = []
-    for line in text.splitlines():
+    for line in text.removeprefix("\ufeff").splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or re.match(r"import[ \t]", line):
             continue
@@ -210,7 +212,8 @@ def relocate_pth(
 ) -> tuple[str | None, list[str]]:
     """A .pth file with its absolute path lines made relative (None when nothing changed),
     and the absolute entries that ``relative`` could not map (outside the environment)."""
-    lines = text.splitlines(keepends=True)
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    lines = text[len(bom) :].splitlines(keepends=True)
     paths = set(pth_path_lines(text))
     outside: list[str] = []
     changed = False
@@ -224,7 +227,7 @@ def relocate_pth(
             continue
         lines[i] = line.replace(entry, rel)
         changed = True
-    return ("".join(lines) if changed else None), outside
+    return (bom + "".join(lines) if changed else None), outside
 
 
 _SYSCONFIG_FIXUP = r"""

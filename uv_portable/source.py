@@ -51,6 +51,29 @@ def _libdir_name(venv: Path, version: tuple[int, int, int]) -> str:
     )
 
 
+_GIL_DISABLED = re.compile(r"""['"]Py_GIL_DISABLED['"]\s*:\s*(\d+)""")
+
+
+def gil_disabled(sysconfigdata: str) -> bool | None:
+    """Whether a ``_sysconfigdata`` module says the build is free-threaded (Py_GIL_DISABLED
+    set and not 0), None when it does not say."""
+    match = _GIL_DISABLED.search(sysconfigdata)
+    return None if match is None else match[1] != "0"
+
+
+def is_free_threaded(stdlib: Path) -> bool:
+    """Whether the base whose standard library is ``stdlib`` is a free-threaded build: from
+    sysconfig's Py_GIL_DISABLED, else from the ``t`` of ``lib/python3.14t``."""
+    for data in sorted(stdlib.glob("_sysconfigdata*.py")):
+        try:
+            found = gil_disabled(data.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if found is not None:
+            return found
+    return stdlib.name.endswith("t")
+
+
 def base_version(prefix: Path, libdir: str, executable: Path) -> tuple[int, int, int] | None:
     """The base interpreter's own version: from its headers, else by asking it."""
     try:
@@ -175,5 +198,6 @@ def load_source(path: Path) -> SourceEnv:
         implementation="CPython",
         platform=detect_platform(executable),
         libdir_name=libdir,
+        free_threaded=is_free_threaded(prefix / "lib" / libdir),
     )
     return SourceEnv(path=venv, real_path=venv.resolve(), cfg=cfg, base=base)

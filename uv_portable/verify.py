@@ -10,14 +10,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from uv_portable.binaries import BinaryFormatError
+from uv_portable.binaries.compat import (
+    Arch,
+    arch_finding,
+    exec_stack_finding,
+    macho_in_linux_finding,
+)
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, is_elf, read_elf
 from uv_portable.binaries.libs import tree_closure
 from uv_portable.binaries.macho import (
     is_macho,
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
-from uv_portable.distributions import EDITABLE_HINT, editable_url
-from uv_portable.glibc import needed_glibc
+from uv_portable.distributions import EDITABLE_HINT, editable_url, owners, read_distributions
+from uv_portable.glibc import highest_symbol_versions, needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, Severity
 from uv_portable.runpath import expand_origin, is_within
@@ -28,6 +34,7 @@ from uv_portable.scripts import (
     pth_path_lines,
     sysconfig_prefix,
 )
+from uv_portable.startup import startup_findings
 from uv_portable.verify_macho import macho_findings
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
@@ -42,6 +49,8 @@ class TreeReport:
     findings: tuple[Finding, ...]
     glibc: tuple[tuple[str, GlibcVersion], ...]  # per ELF file
     host_requirements: tuple[str, ...] = ()
+    # the highest GLIBC_ and GLIBCXX_ versions and a file needing each (family, version, path)
+    symbol_versions: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def glibc_floor(self) -> GlibcVersion | None:
@@ -87,6 +96,7 @@ class _Verifier:
         self.findings: list[Finding] = []
         self.elves: dict[str, ElfInfo] = {}  # relative path -> info
         self.names: dict[str, list[str]] = {}  # file name -> relative paths (for libpython)
+        self.machos: list[str] = []  # relative paths of Mach-O files
 
     def add(self, severity: Severity, code: str, rel: str, message: str, hint: str = "") -> None:
         self.findings.append(Finding(severity, code, rel, message, hint))
@@ -98,6 +108,7 @@ class _Verifier:
                 self.symlink(rel, entry)
             elif entry.is_file(follow_symlinks=False):
                 self.file(rel, entry)
+        self.binaries()
         self.libraries()
         self.mentions()
         self.interpreter()
@@ -106,7 +117,8 @@ class _Verifier:
             floor = needed_glibc(info)
             if floor is not None:
                 glibc.append((rel, floor))
-        return TreeReport(tuple(self.findings), tuple(glibc), self.requirements())
+        symbols = highest_symbol_versions({r: i.version_needs for r, i in self.elves.items()})
+        return TreeReport(tuple(self.findings), tuple(glibc), self.requirements(), symbols)
 
     def interpreter(self) -> None:
         """bin/python must be a native executable, with a standard library beside it."""
@@ -138,6 +150,48 @@ class _Verifier:
                 "has no standard library (lib/python3.X/os.py): the interpreter cannot start",
                 hint,
             )
+
+    def _arch(self) -> Arch | None:
+        """The ELF class and machine of the tree's own interpreter (None: not ELF, or outside)."""
+        python = self.root / "bin" / "python"
+        real = os.path.realpath(python)
+        if not (is_within(real, os.path.realpath(self.top)) and is_elf(python)):
+            return None
+        try:
+            return Arch.of(read_elf(python))
+        except BinaryFormatError:
+            return None
+
+    def _owners(self) -> dict[str, str]:
+        """Tree-relative path -> the distribution that installed it."""
+        found: dict[str, str] = {}
+        for site in sorted(self.root.glob("lib/python3*/site-packages")):
+            prefix = site.relative_to(self.root).as_posix()
+            for path, name in owners(read_distributions(site)).items():
+                found[f"{prefix}/{path}"] = name
+        return found
+
+    def binaries(self) -> None:
+        """In a Linux tree, every ELF file must be the interpreter's class and machine and no
+        file may be Mach-O; an executable stack is reported (by the export's plan, when
+        exporting)."""
+        want = self._arch()
+        wrong = sorted(r for r, i in self.elves.items() if want is not None and Arch.of(i) != want)
+        stacks = [] if self.exporting else [r for r, i in self.elves.items() if i.exec_stack]
+        machos = self.machos if want is not None else []
+        if not (wrong or stacks or machos):
+            return
+        owned = self._owners()
+        for rel in wrong:
+            info = self.elves.pop(rel)  # another machine's needs: not resolvable here
+            finding = arch_finding(rel, info, want, owned.get(rel, "")) if want else None
+            if finding is not None:
+                self.findings.append(finding)
+        for rel in sorted(stacks):
+            if rel in self.elves:
+                self.findings.append(exec_stack_finding(rel, owned.get(rel, "")))
+        for rel in machos:
+            self.findings.append(macho_in_linux_finding(rel, owned.get(rel, "")))
 
     def requirements(self) -> tuple[str, ...]:
         """What the tree's extensions need from the target host, by the policy's groups,
@@ -197,8 +251,13 @@ class _Verifier:
                     "export it with `uv-portable export`, which drops home",
                 )
             return
+        if name.endswith(".start") and "/site-packages/" in f"/{rel}":
+            self.findings += [] if self.exporting else startup_findings(rel, path.read_bytes())
+            return
         if name.endswith(".pth") and "/site-packages/" in f"/{rel}":
-            for line in pth_path_lines(path.read_text(errors="replace")):
+            data = path.read_bytes()
+            self.findings += [] if self.exporting else startup_findings(rel, data)
+            for line in pth_path_lines(data.decode("utf-8", errors="replace")):
                 if line.startswith("/"):
                     self.add(
                         "error",
@@ -260,6 +319,7 @@ class _Verifier:
                     self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
             return
         if (".so" in name or ".dylib" in name or mode & 0o111) and is_macho(path):
+            self.machos.append(rel)
             self.findings += macho_findings(rel, path, self.top)
             return
         if SO_NAME.search(name) and entry.stat().st_size > 0:

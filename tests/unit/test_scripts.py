@@ -194,6 +194,8 @@ def test_pyvenv_cfg_round_trip_drops_home() -> None:
         ("# comment\n\nrel/dir\nimport foo; foo.install()\n", ["rel/dir"]),
         ("import\tbar\n/x\n", ["/x"]),
         ("importlib_thing\n", ["importlib_thing"]),  # not an import statement: a path
+        ("\ufeff/abs/src\n", ["/abs/src"]),  # PEP 829: a UTF-8 BOM is not part of the path
+        ("\ufeffimport foo\nrel\n", ["rel"]),
     ],
 )
 def test_pth_path_lines(text: str, paths: list[str]) -> None:
@@ -242,6 +244,9 @@ def test_sysconfigdata_short_prefix_only_where_a_path_starts() -> None:
         ("import sys; x = 1\n# /venv/x\n", None, []),
         ("relative/path\n", None, []),
         ("/elsewhere/code\n/venv/a\n", "/elsewhere/code\na\n", ["/elsewhere/code"]),
+        ("\ufeff/venv/lib/pkg\n", "\ufefflib/pkg\n", []),  # the BOM stays, the path moves
+        ("\ufeff/elsewhere\n", None, ["/elsewhere"]),
+        ("/venv/caf\u00e9\r\n", "caf\u00e9\r\n", []),
     ],
 )
 def test_relocate_pth(text: str, new: str | None, outside: list[str]) -> None:

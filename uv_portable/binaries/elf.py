@@ -34,6 +34,7 @@ class ElfInfo:
     rpath: tuple[str, ...] | None  # DT_RPATH entries, None when absent
     # (library file name, version name) pairs, e.g. ("libc.so.6", "GLIBC_2.34")
     version_needs: tuple[tuple[str, str], ...]
+    exec_stack: bool = False  # a PT_GNU_STACK program header with PF_X: executable stack
 
     @property
     def search_path(self) -> tuple[str, ...]:
@@ -68,12 +69,34 @@ _MACHINES = {
     243: "EM_RISCV",
 }
 _SHT_DYNAMIC, _SHT_VERNEED = 6, 0x6FFFFFFE
+PT_GNU_STACK, PF_X = 0x6474E551, 1
 _DT_TAGS = {1: "DT_NEEDED", 14: "DT_SONAME", 15: "DT_RPATH", 29: "DT_RUNPATH"}
 
 
 def _cstr(table: bytes, offset: int) -> str:
     end = table.index(b"\0", offset)
     return table[offset:end].decode("utf-8", errors="surrogateescape")
+
+
+def _exec_stack(data: bytes, is64: bool, end: str) -> bool:
+    """Whether a PT_GNU_STACK program header asks for an executable stack."""
+    if is64:
+        (phoff,) = struct.unpack_from(end + "Q", data, 32)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 54)
+        flags_at = 4  # p_type, p_flags, ...
+    else:
+        (phoff,) = struct.unpack_from(end + "I", data, 28)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 42)
+        flags_at = 24  # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if at + flags_at + 4 > len(data):
+            break
+        (kind,) = struct.unpack_from(end + "I", data, at)
+        if kind == PT_GNU_STACK:
+            (flags,) = struct.unpack_from(end + "I", data, at + flags_at)
+            return bool(flags & PF_X)
+    return False
 
 
 def _read_fast(data: bytes) -> ElfInfo | None:
@@ -146,6 +169,7 @@ def _read_fast(data: bytes) -> ElfInfo | None:
         runpath=_split(values["DT_RUNPATH"]) if "DT_RUNPATH" in values else None,
         rpath=_split(values["DT_RPATH"]) if "DT_RPATH" in values else None,
         version_needs=tuple(version_needs),
+        exec_stack=_exec_stack(data, is64, end),
     )
 
 
@@ -178,6 +202,10 @@ def read_elf_pyelftools(path: Path) -> ElfInfo:
             soname: str | None = None
             is_dynamic = False
             version_needs: list[tuple[str, str]] = []
+            exec_stack = any(
+                seg["p_type"] == "PT_GNU_STACK" and seg["p_flags"] & PF_X
+                for seg in elf.iter_segments()
+            )
             for section in elf.iter_sections():
                 if isinstance(section, DynamicSection):
                     is_dynamic = True
@@ -207,6 +235,7 @@ def read_elf_pyelftools(path: Path) -> ElfInfo:
                 runpath=runpath,
                 rpath=rpath,
                 version_needs=tuple(version_needs),
+                exec_stack=exec_stack,
             )
     except (ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
         raise BinaryFormatError(

@@ -65,15 +65,23 @@ def search_dirs(info: ElfInfo, origin: str, inherited_rpath: Sequence[str] = ())
     return dirs
 
 
+def _any(path: str) -> bool:
+    return True
+
+
 def resolve_on_host(
-    soname: str, dirs: Iterable[str], extra_default: Sequence[str] = ()
+    soname: str,
+    dirs: Iterable[str],
+    extra_default: Sequence[str] = (),
+    accept: Callable[[str], bool] = _any,
 ) -> str | None:
-    """Where soname is found in dirs, then in ld.so.conf folders and the default folders."""
+    """Where soname is found in dirs, then in ld.so.conf folders and the default folders;
+    ``accept`` skips files the loader would skip too (another ELF class or machine)."""
     if "/" in soname:
-        return soname if os.path.isfile(soname) else None
+        return soname if os.path.isfile(soname) and accept(soname) else None
     for folder in [*dirs, *extra_default, *ld_so_conf_dirs(), *DEFAULT_DIRS]:
         candidate = os.path.join(folder, soname)
-        if os.path.isfile(candidate):
+        if os.path.isfile(candidate) and accept(candidate):
             return candidate
     return None
 

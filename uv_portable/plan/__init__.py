@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uv_portable.binaries import BinaryFormatError
 from uv_portable.errors import SourceError, io_error
+from uv_portable.glibc import highest_symbol_versions
 from uv_portable.model import Action, Plan, SourceEnv
 from uv_portable.plan.base import plan_base
 from uv_portable.plan.elf import plan_elf
@@ -52,4 +53,5 @@ def make_plan(source: SourceEnv, options: PlanOptions | None = None) -> Plan:
         data_gaps=tuple(state.data_gaps),
         host_data=tuple(sorted(set(state.host_data))),
         distributions=state.distributions,
+        symbol_versions=highest_symbol_versions(state.symbol_needs),
     )

@@ -34,6 +34,15 @@ _DIST_PACKAGES_PTH = (
     "import os, site, sys; "
     "site.addsitedir(os.path.join(sys.prefix, 'lib', '{lib}', 'site-packages'))\n"
 )
+# From 3.15 on, PEP 829's form of the same hook: .pth import lines are deprecated (and
+# ignored from 3.18), a .start file names an entry point that site calls at start-up.
+_DIST_PACKAGES_MODULE = (
+    '"""Added by uv-portable: the distribution\'s site.py reads dist-packages only."""\n\n\n'
+    "def add_site_packages():\n"
+    "    import os, site, sys\n\n"
+    "    site.addsitedir(os.path.join(sys.prefix, 'lib', '{lib}', 'site-packages'))\n"
+)
+_DIST_PACKAGES_START = "_uv_portable_site:add_site_packages\n"
 
 
 def plan_base(state: PlanState) -> None:
@@ -93,15 +102,22 @@ def _plan_stdlib(state: PlanState) -> None:
         # Debian's site.py looks in dist-packages, never in site-packages, unless it runs in
         # a venv: point it at the venv's packages (their .pth files included).
         state.add_dir(f"lib/{name}/dist-packages")
-        state.add(
-            WriteFile(
-                f"lib/{name}/dist-packages/_uv_portable_site.pth",
-                _DIST_PACKAGES_PTH.format(lib=name).encode(),
-                0o644,
-                "the distribution's site.py reads dist-packages",
-            ),
-            "base",
-        )
+        hook = {"_uv_portable_site.pth": _DIST_PACKAGES_PTH}
+        if base.version[:2] >= (3, 15):
+            hook = {
+                "_uv_portable_site.py": _DIST_PACKAGES_MODULE,
+                "_uv_portable_site.start": _DIST_PACKAGES_START,
+            }
+        for file_name, text in hook.items():
+            state.add(
+                WriteFile(
+                    f"lib/{name}/dist-packages/{file_name}",
+                    text.format(lib=name).encode(),
+                    0o644,
+                    "the distribution's site.py reads dist-packages",
+                ),
+                "base",
+            )
     include = base.prefix / "include" / name
     if include.is_dir():
         add_tree(state, include, f"include/{name}", "base")

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from uv_portable.binaries import BinaryFormatError
+from uv_portable.binaries.compat import (
+    Arch,
+    arch_finding,
+    compatible,
+    exec_stack_finding,
+)
 from uv_portable.binaries.elf import SO_NAME, ElfInfo, read_elf
 from uv_portable.binaries.libs import (
     DEFAULT_DIRS,
@@ -17,6 +24,7 @@ from uv_portable.binaries.libs import (
 )
 from uv_portable.binaries.policy import find_library_data, library_data
 from uv_portable.glibc import needed_glibc, too_new
+from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import CopyFile, SetSearchPath
 from uv_portable.plan.state import PlanState
 from uv_portable.plan.tree import add_tree
@@ -40,6 +48,7 @@ def find_base_library(state: PlanState, soname: str, info: ElfInfo) -> Path | No
         soname,
         search_dirs(info, str(base.executable.parent)),
         extra_default=(str(base.prefix / "lib"), "/usr/local/lib"),
+        accept=_accept(Arch.of(info), None),
     )
     return Path(found).resolve() if found else None
 
@@ -84,16 +93,31 @@ def _as_relocated(state: PlanState, dest: str, src: Path, info: ElfInfo) -> ElfI
     return info
 
 
+def _interpreter_arch(state: PlanState) -> Arch | None:
+    """The ELF class and machine of a Linux base interpreter (None for other platforms)."""
+    base = state.source.base
+    return Arch.of(read(base.executable)) if base.platform == "linux" else None
+
+
 def _analyse(state: PlanState) -> Infos:
-    """Read every ELF of the output and bundle, transitively, the libraries that the
-    loader would not find inside it (nor on every host, per the policy)."""
+    """Read every ELF of the output, refuse those built for another machine, and bundle,
+    transitively, the libraries that the loader would not find inside it (nor on every
+    host, per the policy)."""
     infos: Infos = {}
+    want = _interpreter_arch(state)
     for dest, src in sorted(state.elf.items()):
         try:
             info = read(src)
         except BinaryFormatError as exc:
             state.finding("error", "broken-elf", dest, exc.message, _ELF_HINT)
             continue
+        if want is not None:
+            wrong = arch_finding(dest, info, want, state.owner_of(dest))
+            if wrong is not None:
+                state.findings.append(wrong)
+                continue  # its needs are another machine's: nothing to resolve here
+        if info.exec_stack:
+            state.findings.append(exec_stack_finding(dest, state.owner_of(dest)))
         if info.is_dynamic:
             infos[dest] = (src, info)
     if not state.options.bundle:
@@ -131,7 +155,15 @@ def _bundle(state: PlanState, soname: str, needers: list[str], infos: Infos) -> 
     found_by: list[tuple[str, str]] = []  # (needer, host path)
     for needer in needers:
         src, info = infos[needer]
-        hit = resolve_on_host(soname, search_dirs(info, str(src.parent)), (base_lib,))
+        dirs = search_dirs(info, str(src.parent))
+        # Only a file of the needer's class and machine, and one that needs no newer glibc
+        # than the target's when one is given; failing that, any of the right machine (the
+        # glibc floor then refuses it, naming lib/<soname>).
+        hit = resolve_on_host(
+            soname, dirs, (base_lib,), _accept(Arch.of(info), state.options.target_glibc)
+        )
+        if hit is None and state.options.target_glibc is not None:
+            hit = resolve_on_host(soname, dirs, (base_lib,), _accept(Arch.of(info), None))
         if hit is not None:
             found_by.append((needer, hit))
     if not found_by:
@@ -178,6 +210,18 @@ def _bundle(state: PlanState, soname: str, needers: list[str], infos: Infos) -> 
     state.top_libs[soname] = lib_dest
 
 
+def _accept(want: Arch, max_glibc: GlibcVersion | None) -> Callable[[str], bool]:
+    """A library lookup filter: ELF files of that architecture (and glibc), nothing else."""
+
+    def accept(path: str) -> bool:
+        try:
+            return compatible(read(Path(path)), want, max_glibc)
+        except (BinaryFormatError, OSError):
+            return False
+
+    return accept
+
+
 def _bundle_data(state: PlanState, soname: str, library: Path) -> None:
     """Bundle the data folder a bundled library reads (Tcl's init.tcl) as lib/<folder>,
     where the library also looks relative to the interpreter."""
@@ -206,6 +250,7 @@ def plan_elf(state: PlanState) -> list[SetSearchPath]:
         floor = needed_glibc(info)
         if floor is not None:
             state.floors[dest] = floor
+        state.symbol_needs[dest] = info.version_needs
         dest_dir = posixpath.dirname(state.out(dest))
         old = info.search_path
         result = _relocated(state, dest, src, info)

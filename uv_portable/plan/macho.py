@@ -8,6 +8,7 @@ import posixpath
 from pathlib import Path
 
 from uv_portable.binaries import BinaryFormatError
+from uv_portable.binaries.compat import macho_in_linux_finding
 from uv_portable.binaries.macho import (
     check_rewrite,
     expand_load_path,
@@ -89,7 +90,14 @@ def _bundle_dylib(state: PlanState, path: str, needer: str) -> str | None:
 
 
 def plan_macho(state: PlanState) -> list[SetMachO]:
-    """Decide the rewrites of every Mach-O file (bundled ones included), then dry-run them."""
+    """Decide the rewrites of every Mach-O file (bundled ones included), then dry-run them.
+
+    In a Linux environment a Mach-O file is a cross-platform install gone wrong (uv#16019):
+    refused, naming its distribution."""
+    if state.source.base.platform == "linux":
+        for dest in sorted(state.macho):
+            state.findings.append(macho_in_linux_finding(dest, state.owner_of(dest)))
+        return []
     edits: list[SetMachO] = []
     done: set[str] = set()
     while True:

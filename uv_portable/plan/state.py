@@ -56,6 +56,8 @@ class PlanState:
     bundled: list[tuple[str, str]] = field(default_factory=list)  # (soname, host path)
     bundled_from: dict[str, str] = field(default_factory=dict)  # dylib name -> host path
     floors: dict[str, GlibcVersion] = field(default_factory=dict)  # dest -> glibc it needs
+    # dest -> (library, version) pairs it needs, e.g. ("libstdc++.so.6", "GLIBCXX_3.4.29")
+    symbol_needs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     missing: list[MissingLibrary] = field(default_factory=list)  # tolerated, not shipped
     data_gaps: list[str] = field(default_factory=list)  # data not found: the host must have it
     host_data: list[str] = field(default_factory=list)  # data left to the host by policy

@@ -23,6 +23,7 @@ from uv_portable.scripts import (
     relocate_pth,
     rewrite_shebang,
 )
+from uv_portable.startup import startup_findings
 
 VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
 
@@ -132,8 +133,12 @@ def _check_site_packages(state: PlanState) -> None:
         mapped = map_into(posixpath.normpath(entry), state.roots)
         return None if mapped is None else posixpath.relpath(mapped, state.out(dest_site))
 
+    for start in sorted(site.glob("*.start")):  # PEP 829: entry points, no paths to move
+        state.findings += startup_findings(f"{dest_site}/{start.name}", start.read_bytes())
     for pth in sorted(site.glob("*.pth")):
-        text = pth.read_text(encoding="utf-8", errors="surrogateescape")
+        data = pth.read_bytes()
+        state.findings += startup_findings(f"{dest_site}/{pth.name}", data)
+        text = data.decode("utf-8", errors="surrogateescape")
         new, outside = relocate_pth(text, lambda e: e.startswith("/"), relative)
         for entry in [] if editable else outside:  # an editable install says it better
             state.finding(

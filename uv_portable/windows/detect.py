@@ -72,6 +72,22 @@ def _machine(exe: Path) -> str:
     return machine
 
 
+def base_files(
+    values: dict[str, str], version: tuple[int, int, int], prefix: Path
+) -> tuple[str, str, bool]:
+    """The base's interpreter and DLL names, and whether it is free-threaded: python.exe and
+    python314.dll, or python3.14t.exe and python314t.dll when the venv was made with that one
+    (pyvenv.cfg's ``executable``) or the base has no other (virtualenv#3021)."""
+    xy, nodot = f"{version[0]}.{version[1]}", f"{version[0]}{version[1]}"
+    made_with = re.split(r"[\\/]", values.get("executable", ""))[-1].lower()
+    free_threaded = made_with in (f"python{xy}t.exe", f"pythonw{xy}t.exe") or (
+        not (prefix / "python.exe").is_file() and (prefix / f"python{xy}t.exe").is_file()
+    )
+    if free_threaded:
+        return f"python{xy}t.exe", f"python{nodot}t.dll", True
+    return "python.exe", f"python{nodot}.dll", False
+
+
 def _base_prefix(home: str, base: Path | None) -> Path:
     if base is not None:
         return Path(os.path.abspath(base))
@@ -108,13 +124,12 @@ def load_windows_venv(path: Path, base: Path | None = None) -> WindowsVenv:
     if not home:
         raise SourceError(f"{cfg_file} has no `home` key", _HINT_CREATE)
     prefix = _base_prefix(home, base)
-    nodot = f"{version[0]}{version[1]}"
-    executable = prefix / "python.exe"
-    if not executable.is_file() or not (prefix / f"python{nodot}.dll").is_file():
+    exe_name, dll, free_threaded = base_files(values, version, prefix)
+    executable = prefix / exe_name
+    if not executable.is_file() or not (prefix / dll).is_file():
         where = f"--base {prefix}" if base is not None else f"home = {home}"
         raise SourceError(
-            f"the base interpreter of {venv} is gone: {where} has no python.exe and "
-            f"python{nodot}.dll",
+            f"the base interpreter of {venv} is gone: {where} has no {exe_name} and {dll}",
             f"reinstall CPython {version[0]}.{version[1]} there, or pass --base with its folder",
         )
     if not any((prefix / "Lib" / n).is_file() for n in ("os.py", "os.pyc")):
@@ -124,9 +139,7 @@ def load_windows_venv(path: Path, base: Path | None = None) -> WindowsVenv:
         )
     _machine(executable)
     try:
-        full_copy = any(
-            name.lower() == f"python{nodot}.dll" for name in read_pe(venv_python).imports
-        )
+        full_copy = any(name.lower() == dll for name in read_pe(venv_python).imports)
     except PeFormatError as exc:
         raise SourceError(str(exc), "recreate the venv") from exc
     interpreter = Interpreter(
@@ -136,6 +149,7 @@ def load_windows_venv(path: Path, base: Path | None = None) -> WindowsVenv:
         implementation="CPython",
         platform="windows",
         libdir_name="Lib",
+        free_threaded=free_threaded,
     )
     source = SourceEnv(path=venv, real_path=venv.resolve(), cfg=cfg, base=interpreter)
     return WindowsVenv(source, full_copy, _windows_paths(venv, home))

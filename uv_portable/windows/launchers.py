@@ -42,9 +42,19 @@ class Launcher:
         return not _DRIVE.match(self.python) and not self.python.startswith(("\\", "/"))
 
 
+# The interpreters of a venv's Scripts\ and of a base's root: python.exe, pythonw.exe and the
+# free-threaded python3.14t.exe, pythonw3.14t.exe.
+INTERPRETER_EXE = re.compile(r"^pythonw?(\d+\.\d+t)?\.exe$", re.IGNORECASE)
+_FREE_THREADED_EXE = re.compile(r"^pythonw?\d+\.\d+t\.exe$")
+
+
 def interpreter_name(path: str) -> str:
-    """python.exe or pythonw.exe: the basename of a stored interpreter path."""
+    """The interpreter a launcher should start at the export's root, from the basename of its
+    stored path: python.exe or pythonw.exe, and a free-threaded python3.14t.exe or
+    pythonw3.14t.exe kept as it is (a launcher of a 3.14t venv must not start the GIL build)."""
     name = re.split(r"[\\/]", path.strip('"'))[-1].lower()
+    if _FREE_THREADED_EXE.match(name):
+        return name
     return "pythonw.exe" if name.startswith("pythonw") else "python.exe"
 
 

@@ -15,9 +15,15 @@ from uv_portable.errors import io_error
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFile
 from uv_portable.plan import PlanOptions
 from uv_portable.scripts import relocate_activate, relocate_pth
+from uv_portable.startup import startup_findings
 from uv_portable.windows.detect import WindowsVenv
 from uv_portable.windows.dlls import resolve_imports
-from uv_portable.windows.launchers import LauncherError, read_launcher, retarget
+from uv_portable.windows.launchers import (
+    INTERPRETER_EXE,
+    LauncherError,
+    read_launcher,
+    retarget,
+)
 from uv_portable.windows.names import check_names
 
 SITE = "Lib/site-packages"
@@ -112,8 +118,12 @@ def _relative_entry(state: _State, entry: str) -> str | None:
 
 def _plan_pth(state: _State) -> None:
     site = state.venv.source.path / "Lib" / "site-packages"
+    for start in sorted(site.glob("*.start")):  # PEP 829: entry points, no paths to move
+        state.findings += startup_findings(f"{SITE}/{start.name}", start.read_bytes())
     for pth in sorted(site.glob("*.pth")):
-        text = pth.read_text(encoding="utf-8", errors="surrogateescape")
+        data = pth.read_bytes()
+        state.findings += startup_findings(f"{SITE}/{pth.name}", data)
+        text = data.decode("utf-8", errors="surrogateescape")
         new, outside = relocate_pth(
             text,
             lambda e: ntpath.isabs(e) or e.startswith(_WIN_ABS),
@@ -150,7 +160,7 @@ def _plan_scripts(state: _State) -> None:
             _walk(state, src, dest)
             continue
         low = name.lower()
-        if low in ("python.exe", "pythonw.exe") or (state.venv.full_copy and low in copies):
+        if INTERPRETER_EXE.match(low) or (state.venv.full_copy and low in copies):
             continue  # the venv launcher, or uv's copy of the base interpreter
         data = src.read_bytes()
         if low.endswith(".exe"):
