@@ -25,9 +25,11 @@ from uv_portable.build import (
     temporary_venv_dir,
 )
 from uv_portable.bytecode import CompileSummary, compile_copies, compile_export
-from uv_portable.check import Caps, CheckReport, check
+from uv_portable.check import check
+from uv_portable.check_report import CheckReport
 from uv_portable.destination import Destination
 from uv_portable.errors import RefusedError, io_error
+from uv_portable.extract import Caps
 from uv_portable.importcheck import modules_to_probe
 from uv_portable.interrupts import ThreadPool, deferred, take_received
 from uv_portable.manifest import (

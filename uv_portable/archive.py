@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Literal, cast
 
-from uv_portable.errors import UsageError, io_error
-from uv_portable.formats import BY_NAME, IMAGE_FORMATS
+from uv_portable.errors import io_error
+from uv_portable.formats import BY_NAME
 from uv_portable.output import atomic_file
 from uv_portable.settings import ZIP_EPOCH, ArchiveOptions
 
@@ -207,17 +207,9 @@ def write_archive(
     *,
     replace: bool = False,
 ) -> ArchiveSummary:
-    """Write the tree at root as an archive or image at dest, atomically (over an existing
-    dest only with ``replace``)."""
+    """Write the tree at root as a tar, tar.gz, tar.zst or zip at dest, atomically (over an
+    existing dest only with ``replace``)."""
     fmt = options.format
-    if fmt in ("oci", "oci.tar"):
-        from uv_portable.oci import write_oci
-
-        return ArchiveSummary(write_oci(root, dest, options, progress, replace=replace))
-    if fmt in ("squashfs", "squashfs-gzip"):
-        from uv_portable.squashfs import write_squashfs
-
-        return ArchiveSummary(write_squashfs(root, dest, options, replace=replace))
     try:
         with _atomic(dest, replace) as fh:
             if fmt == "zip":
@@ -231,23 +223,4 @@ def write_archive(
     return ArchiveSummary(dest.stat().st_size)
 
 
-def check_image_options(fmt: str, entrypoint: str | None, options: ArchiveOptions | None) -> None:
-    """Refuse, before any work, what an output format cannot do or lacks a tool for."""
-    if entrypoint is not None:
-        if fmt not in ("oci", "oci.tar"):
-            raise UsageError(
-                f"--entrypoint names an image's command; {fmt} has none",
-                "use --format oci (or an .oci output), or drop --entrypoint",
-            )
-        if not entrypoint or "/" in entrypoint or entrypoint in (".", ".."):
-            raise UsageError(
-                f"--entrypoint {entrypoint!r} is not the name of a console script",
-                "give the name of a script in the export's bin/, such as `cowsay`",
-            )
-    if fmt in ("squashfs", "squashfs-gzip") and options is not None:
-        from uv_portable.squashfs import check_squashfs_options
-
-        check_squashfs_options(options)
-
-
-__all__ = ["IMAGE_FORMATS", "ArchiveSummary", "check_image_options", "write_archive"]
+__all__ = ["ArchiveSummary", "write_archive", "write_tar_stream"]

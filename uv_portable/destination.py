@@ -8,10 +8,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from uv_portable.archive import ArchiveSummary, check_image_options, write_archive
+from uv_portable.archive import ArchiveSummary, write_archive
+from uv_portable.errors import UsageError
+from uv_portable.oci import write_oci
 from uv_portable.output import check_output_location, publish, remove_stale
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.settings import ArchiveOptions, Settings
+from uv_portable.squashfs import check_squashfs_options, write_squashfs
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,32 @@ class Destination:
         if self.archive is None:
             publish(root, self.path, force=self.force)
             return None
+        archive, fmt = self.archive, self.archive.format
+        if fmt in ("squashfs", "squashfs-gzip"):
+            return ArchiveSummary(write_squashfs(root, self.path, archive, replace=self.force))
         with progress_bar(progress, f"writing {self.path.name}", total) as advance:
-            return write_archive(root, self.path, self.archive, advance, replace=self.force)
+            if fmt in ("oci", "oci.tar"):
+                size = write_oci(root, self.path, archive, advance, replace=self.force)
+                return ArchiveSummary(size)
+            return write_archive(root, self.path, archive, advance, replace=self.force)
 
     def describe(self) -> str:
         """One line for plans: the output and its format."""
         return f"{self.path} ({'folder' if self.format == 'dir' else self.format})"
+
+
+def check_image_options(fmt: str, entrypoint: str | None, options: ArchiveOptions | None) -> None:
+    """Refuse, before any work, what an output format cannot do or lacks a tool for."""
+    if entrypoint is not None:
+        if fmt not in ("oci", "oci.tar"):
+            raise UsageError(
+                f"--entrypoint names an image's command; {fmt} has none",
+                "use --format oci (or an .oci output), or drop --entrypoint",
+            )
+        if not entrypoint or "/" in entrypoint or entrypoint in (".", ".."):
+            raise UsageError(
+                f"--entrypoint {entrypoint!r} is not the name of a console script",
+                "give the name of a script in the export's bin/, such as `cowsay`",
+            )
+    if fmt in ("squashfs", "squashfs-gzip") and options is not None:
+        check_squashfs_options(options)

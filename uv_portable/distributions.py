@@ -5,33 +5,14 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
 from packaging.direct_url import DirectUrl, DirectUrlValidationError
-from packaging.utils import canonicalize_name
 
-from uv_portable.model import Finding
+from uv_portable.model import Distribution, Finding
 
 _IMPORTABLE_SUFFIXES = (".py", ".so", ".pyd")
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """One ``*.dist-info`` folder, as far as an export cares."""
-
-    name: str
-    version: str
-    dist_info: Path
-    top_level: tuple[str, ...]  # importable top-level module names
-    files: tuple[str, ...]  # RECORD paths, relative to site-packages
-    editable_url: str | None  # the source folder of an editable install
-
-    @property
-    def canonical_name(self) -> str:
-        """The normalised name (PEP 503), as in purls."""
-        return canonicalize_name(self.name)
 
 
 def _metadata(dist_info: Path) -> tuple[str, str]:

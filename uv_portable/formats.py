@@ -35,7 +35,6 @@ FORMATS: tuple[Format, ...] = (
     Format("squashfs", (".sqfs", ".squashfs"), (1, 22), 3),
     Format("squashfs-gzip", (".sqfs", ".squashfs"), (1, 9), 6),
 )
-IMAGE_FORMATS = ("oci", "oci.tar", "squashfs", "squashfs-gzip")
 BY_NAME = {name: f for f in FORMATS for name in (f.name, *f.aliases)}
 FORMAT_NAMES = tuple(BY_NAME)  # what `--format` and `format` accept
 # Suffixes that look like an archive we do not write: refuse instead of making a folder.

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from uv_portable.distributions import Distribution, entry_point_targets, importable_modules
-from uv_portable.model import Finding
+from uv_portable.distributions import entry_point_targets, importable_modules
+from uv_portable.model import Distribution, Finding
 from uv_portable.probe import ProbeRun
 
 # Extension modules of the standard library that need shared libraries: the first to break

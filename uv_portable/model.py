@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
+from typing import Any, Literal, NoReturn, Union
+
+from packaging.utils import canonicalize_name
 
 from uv_portable.glibc_version import GlibcVersion, floor_of
-
-if TYPE_CHECKING:
-    from uv_portable.distributions import Distribution
 
 Severity = Literal["error", "warning", "info"]
 # Why a library is tolerated though not shipped: the user left it to the target host
@@ -86,6 +85,23 @@ class Finding:
     message: str
     hint: str = ""
     subject: str = ""  # what the finding names, for summaries: a distribution, a version
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One ``*.dist-info`` folder, as far as an export cares."""
+
+    name: str
+    version: str
+    dist_info: Path
+    top_level: tuple[str, ...]  # importable top-level module names
+    files: tuple[str, ...]  # RECORD paths, relative to site-packages
+    editable_url: str | None  # the source folder of an editable install
+
+    @property
+    def canonical_name(self) -> str:
+        """The normalised name (PEP 503), as in purls."""
+        return canonicalize_name(self.name)
 
 
 @dataclass(frozen=True)

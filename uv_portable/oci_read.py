@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Any
 
-from uv_portable.check import Caps, extract_tar
+from uv_portable.extract import Caps, extract_tar
 from uv_portable.manifest import SBOM_PATH, sha256_of
 from uv_portable.model import Finding
 from uv_portable.oci import ARCROOT, FILE_MANIFEST, MANIFEST_TYPE, SBOM_DIGEST

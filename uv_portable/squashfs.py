@@ -20,7 +20,7 @@ from uv_portable.settings import ArchiveOptions
 
 COMPRESSORS = {"squashfs": "zstd", "squashfs-gzip": "gzip"}  # format -> mksquashfs -comp
 if TYPE_CHECKING:
-    from uv_portable.check import Caps
+    from uv_portable.extract import Caps
 
 _PACKAGE_HINT = "install Debian's squashfs-tools (apt-get install squashfs-tools)"
 _ROOT = "squashfs-root"  # how unsquashfs -lln names the image's root
@@ -109,7 +109,7 @@ def parse_listing(text: str) -> list[Entry]:
 
 def unsafe_entries(entries: list[Entry]) -> list[Finding]:
     """Special files, and links that point outside the image: not extracted, reported."""
-    from uv_portable.check import link_escapes
+    from uv_portable.extract import link_escapes
 
     findings = []
     for e in entries:

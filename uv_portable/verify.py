@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -236,98 +236,101 @@ class _Verifier:
             self.add("error", "dangling-symlink", rel, f"symlink to {target} points to nothing")
 
     def file(self, rel: str, entry: os.DirEntry[str]) -> None:
-        name = entry.name
+        """One regular file: by its name first (the table below), else by its content."""
         path = Path(entry.path)
-        if name == "pyvenv.cfg" and "/" not in rel:
-            cfg = dict(parse_pyvenv_cfg(path.read_text(errors="replace")))
-            if "home" in cfg and cfg["home"].startswith("/"):
-                self.build_paths.add(posixpath.dirname(cfg["home"].rstrip("/")))
-            if "home" in cfg:
+        for matches, handle in _BY_NAME:
+            if matches(rel, entry.name):
+                handle(self, rel, path)
+                return
+        self.content(rel, entry, path)
+
+    def pyvenv_cfg(self, rel: str, path: Path) -> None:
+        cfg = dict(parse_pyvenv_cfg(path.read_text(errors="replace")))
+        if "home" in cfg and cfg["home"].startswith("/"):
+            self.build_paths.add(posixpath.dirname(cfg["home"].rstrip("/")))
+        if "home" in cfg:
+            self.add(
+                "error",
+                "pyvenv-home",
+                rel,
+                f"home = {cfg['home']} ties the environment to the build host",
+                "export it with `uv-portable export`, which drops home",
+            )
+
+    def start_file(self, rel: str, path: Path) -> None:
+        self.findings += [] if self.exporting else startup_findings(rel, path.read_bytes())
+
+    def pth_file(self, rel: str, path: Path) -> None:
+        data = path.read_bytes()
+        self.findings += [] if self.exporting else startup_findings(rel, data)
+        for line in pth_path_lines(data.decode("utf-8", errors="replace")):
+            if line.startswith("/"):
                 self.add(
                     "error",
-                    "pyvenv-home",
+                    "absolute-pth",
                     rel,
-                    f"home = {cfg['home']} ties the environment to the build host",
-                    "export it with `uv-portable export`, which drops home",
+                    f"adds absolute path {line} to sys.path",
+                    "editable installs cannot be shipped: `uv sync --no-editable`",
                 )
+
+    def direct_url(self, rel: str, path: Path) -> None:
+        url = editable_url(path.parent)
+        if url is not None:
+            self.add("error", "editable", rel, f"editable install of {url}", EDITABLE_HINT)
+
+    def sysconfigdata(self, rel: str, path: Path) -> None:
+        text = path.read_text(errors="replace")
+        if "_uv_portable_relocate" in text:
             return
-        if name.endswith(".start") and "/site-packages/" in f"/{rel}":
-            self.findings += [] if self.exporting else startup_findings(rel, path.read_bytes())
-            return
-        if name.endswith(".pth") and "/site-packages/" in f"/{rel}":
-            data = path.read_bytes()
-            self.findings += [] if self.exporting else startup_findings(rel, data)
-            for line in pth_path_lines(data.decode("utf-8", errors="replace")):
-                if line.startswith("/"):
-                    self.add(
-                        "error",
-                        "absolute-pth",
-                        rel,
-                        f"adds absolute path {line} to sys.path",
-                        "editable installs cannot be shipped: `uv sync --no-editable`",
-                    )
-            return
-        if name == "direct_url.json" and rel.endswith(".dist-info/direct_url.json"):
-            url = editable_url(path.parent)
-            if url is not None:
-                self.add(
-                    "error",
-                    "editable",
-                    rel,
-                    f"editable install of {url}",
-                    EDITABLE_HINT,
-                )
-            return
-        if name.startswith("_sysconfigdata") and name.endswith(".py"):
-            text = path.read_text(errors="replace")
-            if "_uv_portable_relocate" not in text:
-                prefix = sysconfig_prefix(text)
-                if prefix and prefix.startswith("/") and prefix not in ("/usr", "/usr/local"):
-                    self.build_paths.add(prefix)
-                if prefix and prefix.startswith("/"):
-                    self.add(
-                        "warning",
-                        "sysconfig-build-path",
-                        rel,
-                        f"names the build prefix {prefix}; building extensions here "
-                        "would look there",
-                        "export with uv-portable, which relocates it",
-                    )
-            return
+        prefix = sysconfig_prefix(text)
+        if prefix and prefix.startswith("/") and prefix not in ("/usr", "/usr/local"):
+            self.build_paths.add(prefix)
+        if prefix and prefix.startswith("/"):
+            self.add(
+                "warning",
+                "sysconfig-build-path",
+                rel,
+                f"names the build prefix {prefix}; building extensions here would look there",
+                "export with uv-portable, which relocates it",
+            )
+
+    def content(self, rel: str, entry: os.DirEntry[str], path: Path) -> None:
+        """ELF and Mach-O files, misnamed libraries, bin/ scripts; text worth scanning."""
+        name = entry.name
         mode = entry.stat(follow_symlinks=False).st_mode
         if self._worth_scanning(rel, name, entry):
             self.texts.append((rel, path))
         if (".so" in name or mode & 0o111) and is_elf(path):
-            try:
-                info = read_elf(path)
-            except BinaryFormatError as exc:
-                self.add("error", "broken-elf", rel, exc.message)
-                return
-            self.elves[rel] = info
-            origin = posixpath.dirname(entry.path)
-            for item in info.search_path:
-                expanded = expand_origin(item, origin)
-                if item.startswith("/"):
-                    self.add(
-                        "error",
-                        "abs-runpath",
-                        rel,
-                        f"RUNPATH/RPATH names {item}",
-                        "export with uv-portable, which rewrites it to $ORIGIN",
-                    )
-                elif expanded is not None and not is_within(expanded, self.top):
-                    self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
-            return
-        if (".so" in name or ".dylib" in name or mode & 0o111) and is_macho(path):
+            self.elf(rel, entry, path)
+        elif (".so" in name or ".dylib" in name or mode & 0o111) and is_macho(path):
             self.machos.append(rel)
             self.findings += macho_findings(rel, path, self.top)
-            return
-        if SO_NAME.search(name) and entry.stat().st_size > 0:
+        elif SO_NAME.search(name) and entry.stat().st_size > 0:
             self.add("warning", "not-elf", rel, "named like a shared library but not an ELF file")
-            return
-        if rel.startswith("bin/") and mode & 0o111:
+        elif rel.startswith("bin/") and mode & 0o111:
             with open(entry.path, "rb") as fh:
                 self.script(rel, fh.read(4096))
+
+    def elf(self, rel: str, entry: os.DirEntry[str], path: Path) -> None:
+        try:
+            info = read_elf(path)
+        except BinaryFormatError as exc:
+            self.add("error", "broken-elf", rel, exc.message)
+            return
+        self.elves[rel] = info
+        origin = posixpath.dirname(entry.path)
+        for item in info.search_path:
+            expanded = expand_origin(item, origin)
+            if item.startswith("/"):
+                self.add(
+                    "error",
+                    "abs-runpath",
+                    rel,
+                    f"RUNPATH/RPATH names {item}",
+                    "export with uv-portable, which rewrites it to $ORIGIN",
+                )
+            elif expanded is not None and not is_within(expanded, self.top):
+                self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
 
     def script(self, rel: str, head: bytes) -> None:
         """A bin/ script must run the Python inside the tree, or a program of the host."""
@@ -437,3 +440,20 @@ def module_of(rel: str) -> str:
     if "lib-dynload" in parts:
         return parts[-1].split(".", 1)[0].lstrip("_")
     return rel
+
+
+def _in_site_packages(rel: str) -> bool:
+    return "/site-packages/" in f"/{rel}"
+
+
+# Files judged by their name, in order; everything else by its content (_Verifier.content).
+_BY_NAME: tuple[tuple[Callable[[str, str], bool], Callable[[_Verifier, str, Path], None]], ...] = (
+    (lambda rel, name: name == "pyvenv.cfg" and "/" not in rel, _Verifier.pyvenv_cfg),
+    (lambda rel, name: name.endswith(".start") and _in_site_packages(rel), _Verifier.start_file),
+    (lambda rel, name: name.endswith(".pth") and _in_site_packages(rel), _Verifier.pth_file),
+    (lambda rel, name: rel.endswith(".dist-info/direct_url.json"), _Verifier.direct_url),
+    (
+        lambda rel, name: name.startswith("_sysconfigdata") and name.endswith(".py"),
+        _Verifier.sysconfigdata,
+    ),
+)

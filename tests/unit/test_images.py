@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from uv_portable.archive import check_image_options
+from uv_portable.destination import check_image_options
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.formats import BY_NAME, FormatError, check_level, resolve_format
 from uv_portable.oci import (

@@ -14,11 +14,12 @@ from typing import Literal
 from uv_portable.binaries.elf import is_elf
 from uv_portable.binaries.macho import is_macho
 from uv_portable.binaries.policy import missing_finding
-from uv_portable.distributions import Distribution, owners, read_distributions
+from uv_portable.distributions import owners, read_distributions
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import (
     Action,
     CopyFile,
+    Distribution,
     Finding,
     MakeDir,
     MissingLibrary,

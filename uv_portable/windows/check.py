@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uv_portable.check import CheckReport
+from uv_portable.check_report import CheckReport
 from uv_portable.errors import ToolError
 from uv_portable.importcheck import STDLIB_MODULES
 from uv_portable.manifest import ManifestError, compare_files, load_manifest

@@ -63,24 +63,87 @@ def is_pe_name(dest: str) -> bool:
     return dest.lower().endswith(PE_SUFFIXES)
 
 
+@dataclass(frozen=True)
+class _Places:
+    """Where a DLL is found next to a PE file: its folder, the root, `*.libs` folders, its
+    package; by lower-case name."""
+
+    folders: dict[str, set[str]]
+    packages: dict[str, set[str]]
+    libs: set[str]
+
+    @classmethod
+    def of(cls, files: Mapping[str, Path]) -> _Places:
+        folders: dict[str, set[str]] = {}
+        packages: dict[str, set[str]] = {}
+        libs: set[str] = set()
+        for dest in files:
+            folder, name = posixpath.split(dest)
+            folders.setdefault(folder.lower(), set()).add(name.lower())
+            top = _package_root(dest)
+            if top is not None:
+                packages.setdefault(top, set()).add(name.lower())
+            if folder.startswith(SITE + "/") and folder.lower().endswith(".libs"):
+                libs.add(name.lower())
+        return cls(folders, packages, libs)
+
+    def beside(self, dest: str, low: str) -> bool:
+        """Whether the DLL named low is where Windows looks for dest's imports."""
+        here = self.folders.get(posixpath.dirname(dest).lower(), set())
+        package = self.packages.get(_package_root(dest) or "", set())
+        return (
+            low in here
+            or low in self.folders.get("", set())
+            or low in self.libs
+            or (low in package)
+        )
+
+
+def _unresolved(dest: str, name: str, delayed: bool, allowed: set[str], strict: bool) -> Finding:
+    """The finding for an import found nowhere: a VC++ runtime, a tolerated one, or an error."""
+    low = name.lower()
+    if low in policy().vc_runtime:
+        return Finding(
+            "warning",
+            "vc-runtime",
+            dest,
+            f"needs {name} from the Visual C++ Redistributable, which is not in the environment",
+            "install the VC++ Redistributable on targets",
+            subject=name,
+        )
+    if low in allowed or delayed or not strict:
+        why = (
+            "allowed by --allow-missing"
+            if low in allowed
+            else "delay-loaded"
+            if delayed
+            else "--no-bundle: the target provides it"
+        )
+        return Finding(
+            "warning",
+            "unresolved-dll",
+            dest,
+            f"imports {name}, which is not in the environment ({why})",
+            subject=name,
+        )
+    return Finding(
+        "error",
+        "unresolved-dll",
+        dest,
+        f"imports {name}, which is neither in the environment nor a Windows system DLL",
+        f"install the package that provides {name}, or pass --allow-missing {name} if every "
+        "target has it",
+        subject=name,
+    )
+
+
 def resolve_imports(
     files: Mapping[str, Path], allow_missing: tuple[str, ...] = (), strict: bool = True
 ) -> list[Finding]:
     """Findings for every PE file in ``files`` (tree path -> file to read) whose imports a
     clean Windows host cannot satisfy; ``strict=False`` (``--no-bundle``: the target provides
     what is missing) makes them warnings, as on Linux."""
-    folders: dict[str, set[str]] = {}
-    packages: dict[str, set[str]] = {}
-    libs: set[str] = set()
-    for dest in files:
-        folder, name = posixpath.split(dest)
-        folders.setdefault(folder.lower(), set()).add(name.lower())
-        top = _package_root(dest)
-        if top is not None:
-            packages.setdefault(top, set()).add(name.lower())
-        if folder.startswith(SITE + "/") and folder.lower().endswith(".libs"):
-            libs.add(name.lower())
-    root = folders.get("", set())
+    places = _Places.of(files)
     rules = policy()
     allowed = {a.lower() for a in allow_missing}
     findings: list[Finding] = []
@@ -110,55 +173,10 @@ def resolve_imports(
                     "install the win_amd64 build of its package",
                 )
             )
-        here = folders.get(posixpath.dirname(dest).lower(), set())
-        package = packages.get(_package_root(dest) or "", set())
         for name in info.imports + info.delay_imports:
             low = name.lower()
-            if low in here or low in root or low in libs or low in package:
-                continue
-            if rules.is_system(low):
+            if places.beside(dest, low) or rules.is_system(low):
                 continue
             delayed = name in info.delay_imports and name not in info.imports
-            if low in rules.vc_runtime:
-                findings.append(
-                    Finding(
-                        "warning",
-                        "vc-runtime",
-                        dest,
-                        f"needs {name} from the Visual C++ Redistributable, which is not "
-                        "in the environment",
-                        "install the VC++ Redistributable on targets",
-                        subject=name,
-                    )
-                )
-            elif low in allowed or delayed or not strict:
-                why = (
-                    "allowed by --allow-missing"
-                    if low in allowed
-                    else "delay-loaded"
-                    if delayed
-                    else "--no-bundle: the target provides it"
-                )
-                findings.append(
-                    Finding(
-                        "warning",
-                        "unresolved-dll",
-                        dest,
-                        f"imports {name}, which is not in the environment ({why})",
-                        subject=name,
-                    )
-                )
-            else:
-                findings.append(
-                    Finding(
-                        "error",
-                        "unresolved-dll",
-                        dest,
-                        f"imports {name}, which is neither in the environment nor a "
-                        "Windows system DLL",
-                        f"install the package that provides {name}, or pass "
-                        f"--allow-missing {name} if every target has it",
-                        subject=name,
-                    )
-                )
+            findings.append(_unresolved(dest, name, delayed, allowed, strict))
     return findings
