@@ -89,7 +89,7 @@ def _spark(value: object) -> str:
     try:
         parse_spark_version(value if isinstance(value, str) else "")
     except ValueError:
-        raise Invalid('a Spark version like "3.5"') from None
+        raise Invalid('a version like "3.5"') from None
     assert isinstance(value, str)
     return value
 

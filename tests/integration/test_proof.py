@@ -240,4 +240,8 @@ def test_entry_points_are_verified_and_broken_ones_named_by_distribution(
     assert f"files:   {files} files match the manifest" in checked.stdout
     assert "run:     interpreter started without isolation (--sandbox none)" in checked.stdout
     for command in (["export", str(small_venv_copy), str(tmp_path / "x")], ["check", str(out)]):
-        assert_clean_failure(cli(*command, "--sandbox", "bogus"), USAGE, "unknown sandbox")
+        assert_clean_failure(
+            cli(*command, "--sandbox", "bogus"),
+            USAGE,
+            "--sandbox: expected one of auto, bwrap, unshare, none",
+        )

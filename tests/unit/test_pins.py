@@ -23,7 +23,9 @@ from tests.pins import (
 )
 from tests.spark_cases import SPARKS, Spark
 
-OWN_PINS = ("tests/heavy", "tests/windows")  # they pin their own sets, by exact version
+# They pin their own sets by exact version: the heavy sets, Windows wheels, and the 3.14/3.15
+# venvs made inside a Debian sid root by sid's own uv (their pins agree with this file's).
+OWN_PINS = ("tests/heavy", "tests/windows", "tests/e2e/test_newest.py")
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,7 @@ def test_each_spark_of_the_matrix_is_pinned_for_its_python(spark: Spark) -> None
 def _test_sources() -> list[Path]:
     files = [*(REPO / "tests").rglob("*.py"), *(REPO / "bench").glob("*.py")]
     own = tuple(REPO / d for d in OWN_PINS)
-    return [f for f in files if not f.is_relative_to(own[0]) and not f.is_relative_to(own[1])]
+    return [f for f in files if not any(f.is_relative_to(o) for o in own)]
 
 
 def test_no_install_bypasses_the_pins() -> None:
@@ -128,3 +130,15 @@ def test_every_package_a_test_names_is_pinned() -> None:
     }
     assert {spec for _, _, spec in named} >= {"cowsay", "numpy", "pillow"}  # the scan sees them
     assert [n for n in named if unpinned([n[2]])] == []
+
+
+def test_the_newest_pythons_pins_agree_with_the_constraints() -> None:
+    """tests/e2e/test_newest.py installs its own exact pins inside a sid root; where the
+    constraints file pins the same name for Python 3.14, the versions are the same."""
+    from tests.e2e.test_newest import PACKAGES
+
+    chosen = pins_for_python(CONSTRAINTS.read_text(), "3.14")
+    own = dict(p.split("==") for p in PACKAGES)
+    shared = {name for name in own if name in chosen}
+    assert shared >= {"numpy", "cryptography", "pydantic"}
+    assert {n: own[n] for n in shared} == {n: chosen[n] for n in shared}
