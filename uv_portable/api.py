@@ -333,12 +333,11 @@ def build(
     """Create a fresh relocatable venv of a uv project and export it; the project's .venv is
     never touched."""
     emit = say or _quiet
-    project = find_project(project)
-    out = build_output(project, settings, output)
+    destination = plan_build(project, settings, output=output, force=force)  # before uv runs
+    project, out = find_project(project), destination.path
     work = temporary_venv_dir()
     try:
         venv = work / "venv"
-        Destination.of(venv, out, settings, force=force)  # before uv runs: fail fast
         emit(f"creating a fresh environment of {project} with uv")
         create_project_venv(project, venv, settings)
         result = export(

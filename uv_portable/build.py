@@ -84,8 +84,8 @@ def check_project(project: Path, settings: Settings) -> None:
 
 
 def create_project_venv(project: Path, venv: Path, settings: Settings) -> None:
-    """Create a relocatable venv at `venv` and install the locked project, non-editable."""
-    check_project(project, settings)
+    """Create a relocatable venv at `venv` and install the locked project, non-editable (the
+    project checked first by check_project)."""
     python, groups, extras = settings.python, settings.groups, settings.extras
     uv = find_uv()
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}

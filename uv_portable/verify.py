@@ -283,9 +283,10 @@ class _Verifier:
         if "_uv_portable_relocate" in text:
             return
         prefix = sysconfig_prefix(text)
+        # A distribution's own prefix (/usr) is where every host keeps its Python headers:
+        # nothing the user could change, and not a path of the build machine.
         if prefix and prefix.startswith("/") and prefix not in ("/usr", "/usr/local"):
             self.build_paths.add(prefix)
-        if prefix and prefix.startswith("/"):
             self.add(
                 "warning",
                 "sysconfig-build-path",

@@ -51,6 +51,8 @@ def test_build_default_target_is_an_archive_without_dev_group(
     proc = _cli("build", cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert "config: [tool.uv-portable]" in proc.stderr
+    # which base uv picked, and the glibc floor that sets (Linux)
+    assert "base interpreter: CPython" in proc.stderr and "glibc >=" in proc.stderr
     assert f"exported the project {project} (CPython" in proc.stderr  # not its temporary venv
     archive = project / "dist" / "demo.tar.gz"
     assert not (project / ".venv").exists(), "build must not create or touch the project's .venv"
@@ -214,3 +216,50 @@ def test_pre_commit_config_hook(project: Path, tmp_path: Path) -> None:
     assert bad.returncode != 0
     assert "Failed" in bad.stdout
     assert "outptu: unknown key" in bad.stdout and "did you mean `output`?" in bad.stdout
+
+
+def test_build_finds_the_project_upward_as_uv_does(project: Path) -> None:
+    sub = project / "src" / "demo_app"
+    proc = _cli("build", "--dry-run", cwd=sub)
+    assert proc.returncode == 0, proc.stderr
+    assert f"would build {project} into {project / 'dist' / 'demo.tar.gz'} (tar.gz)" in proc.stderr
+    assert not (project / "dist").exists() and not (project / ".venv").exists()
+
+
+def test_build_of_a_missing_path_says_so(tmp_path: Path) -> None:
+    proc = _cli("build", str(tmp_path / "nonexist"), cwd=tmp_path)
+    assert_clean_failure(proc, USAGE, "does not exist")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--group", "spark"], "--group: the project defines no group 'spark' (defined: dev, yaml"),
+        (["--extra", "gpu"], "--extra: the project defines no extra 'gpu' (defined: fast"),
+        (["--level", "99"], "--level: expected a whole number from 0 to 22"),
+        (["-o", "out.tar.gz", "--format", "zip"], "--format: format zip contradicts the name"),
+    ],
+)
+def test_build_dry_run_checks_everything_before_uv_runs(
+    project: Path, args: list[str], says: str
+) -> None:
+    for dry in (["--dry-run"], []):
+        proc = _cli("build", *dry, *args, cwd=project)
+        assert_clean_failure(proc, USAGE, says)
+        assert not (project / "dist").exists() and not (project / ".venv").exists()
+        assert "creating a fresh environment" not in proc.stderr
+
+
+def test_config_prints_toml_with_each_keys_origin(project: Path) -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    proc = _cli("config", "--target", "yaml", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    table = tomllib.loads(proc.stdout)["tool"]["uv-portable"]
+    assert table["output"] == "dist/demo-yaml" and table["groups"] == ["yaml"]
+    lines = {ln.split(" =")[0].lstrip("# "): ln for ln in proc.stdout.splitlines() if " = " in ln}
+    assert lines["output"].endswith("# [tool.uv-portable.targets.yaml]")
+    assert lines["bundle"].endswith("# default")
+    assert "format" not in table and lines["format"].startswith("# format = (not set)")
