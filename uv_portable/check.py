@@ -20,6 +20,7 @@ from uv_portable.check_report import CheckReport
 from uv_portable.distributions import module_owners, read_distributions
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.extract import NO_CAPS_GIVEN, Caps, export_root, extract_tar, extract_zip
+from uv_portable.findings import finding
 from uv_portable.formats import FormatError, resolve_format
 from uv_portable.glibc import parse_target_glibc, too_new
 from uv_portable.importcheck import (
@@ -121,7 +122,7 @@ def _run(
             message="the interpreter is missing: bin/python is not in the tree, "
             "so the target host would need its own Python",
         )
-        return run, [Finding("error", "interpreter-failed", "bin/python", run.message)]
+        return run, [finding("interpreter-failed", "bin/python", run.message)]
     baseline = manifest.baseline if manifest is not None else None
     dists = tuple(
         d
@@ -184,8 +185,7 @@ def _against_manifest(tree: Path, manifest: Manifest) -> tuple[int, list[Finding
         for m in manifest.tolerated_libraries.values()
     ]
     findings += [
-        Finding("warning", "data-gap", MANIFEST_PATH, gap)
-        for gap in manifest.data.get("data_gaps", [])
+        finding("data-gap", MANIFEST_PATH, gap) for gap in manifest.data.get("data_gaps", [])
     ]
     return matched, findings
 
@@ -222,9 +222,7 @@ def check(
             manifest = load_manifest(tree)
         except ManifestError as exc:
             manifest = None
-            findings.append(
-                Finding("error", "bad-manifest", MANIFEST_PATH, str(exc), "re-export it")
-            )
+            findings.append(finding("bad-manifest", MANIFEST_PATH, str(exc)))
         tolerated = frozenset(manifest.tolerated_libraries) if manifest else frozenset()
         # A folder checked in place still knows its own path: scripts naming it break on moving.
         report = verify_tree(

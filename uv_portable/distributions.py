@@ -10,6 +10,7 @@ from pathlib import Path
 
 from packaging.direct_url import DirectUrl, DirectUrlValidationError
 
+from uv_portable.findings import finding
 from uv_portable.model import Distribution, Finding
 
 _IMPORTABLE_SUFFIXES = (".py", ".so", ".pyd")
@@ -148,20 +149,11 @@ def owners(dists: tuple[Distribution, ...]) -> dict[str, str]:
     return owned
 
 
-EDITABLE_HINT = (
-    "reinstall it non-editable (`uv sync --no-editable`) and keep it so: every `uv run` makes "
-    "it editable again unless UV_NO_EDITABLE=1 is set; or let `uv-portable build` make a fresh "
-    "environment of the project"
-)
-
-
 def editable_finding(dist: Distribution, where: str) -> Finding:
     """The refusal of an editable install (plan and check word it the same)."""
-    return Finding(
-        "error",
+    return finding(
         "editable",
         where,
         f"{dist.name} is an editable install of {dist.editable_url}",
-        EDITABLE_HINT,
         subject=dist.name,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uv_portable.errors import UsageError
+from uv_portable.findings import finding
 from uv_portable.model import Finding
 from uv_portable.output import MANIFEST_PATH
 
@@ -83,15 +84,7 @@ def extract_tar(
         ):
             problem = f"{member.name} is a device or special file"
         if problem is not None:
-            findings.append(
-                Finding(
-                    "error",
-                    "unsafe-member",
-                    member.name,
-                    problem,
-                    "rebuild the archive with uv-portable",
-                )
-            )
+            findings.append(finding("unsafe-member", member.name, problem))
             continue
         if data_filter is not None:
             tar.extract(member, dest, filter="data")
@@ -116,15 +109,7 @@ def extract_zip(archive: Path, dest: Path, findings: list[Finding], caps: Caps) 
                     os.symlink(target, path)
                     continue
             if problem is not None:
-                findings.append(
-                    Finding(
-                        "error",
-                        "unsafe-member",
-                        info.filename,
-                        problem,
-                        "rebuild the archive with uv-portable",
-                    )
-                )
+                findings.append(finding("unsafe-member", info.filename, problem))
                 continue
             zf.extract(info, dest)
             if mode and not info.is_dir():

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from uv_portable.binaries.elf import ElfInfo
 from uv_portable.errors import UsageError
+from uv_portable.findings import finding
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import Finding
 
@@ -51,14 +52,10 @@ def too_new(per_file: Mapping[str, GlibcVersion], target: GlibcVersion) -> list[
     """An error for every file that needs a newer glibc than the target, newest first."""
     found = sorted(((v, p) for p, v in per_file.items() if v > target), reverse=True)
     return [
-        Finding(
-            "error",
+        finding(
             "glibc-too-new",
             path,
             f"needs glibc {version}, newer than the target {target}",
-            "use a uv-managed Python, which needs only glibc 2.17 (`uv python install 3.12`, "
-            "then `uv venv --python-preference only-managed`), build on an older system, or "
-            "raise --target-glibc",
             subject=str(version),
         )
         for version, path in found

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uv_portable.distributions import entry_point_targets, importable_modules
+from uv_portable.findings import Code, finding
 from uv_portable.model import Distribution, Finding
 from uv_portable.probe import ProbeRun
 
@@ -76,23 +77,18 @@ def baseline_of(run: ProbeRun) -> ImportBaseline:
 def not_started(run: ProbeRun, *, exporting: bool = True) -> Finding | None:
     """An error when the interpreter did not start, or does not live in its own tree."""
     if not run.started:
-        return Finding(
-            "error",
+        return finding(
             "interpreter-failed",
             "bin/python",
             f"the interpreter {run.message} ({run.isolation} isolation)",
-            "run with --no-verify to keep the output for debugging, and report it"
+            hint="run with --no-verify to keep the output for debugging, and report it"
             if exporting
             else "run its bin/python by hand to see the whole error, and report it",
         )
     outside = run.outside()
     if outside is not None:
-        return Finding(
-            "error",
-            "interpreter-outside",
-            "bin/python",
-            f"{outside} ({run.isolation} isolation)",
-            "the environment leans on the build host; report it",
+        return finding(
+            "interpreter-outside", "bin/python", f"{outside} ({run.isolation} isolation)"
         )
     return None
 
@@ -112,12 +108,10 @@ def compare(
         return [first]
     failed = run.failed
     findings = [
-        Finding(
-            "error",
+        finding(
             "import-lost",
             module,
             f"{_kind(module)}imports in the source venv but not in the export: {failed[module]}",
-            "report this to uv-portable with the venv's details",
             subject=module,
         )
         for module in baseline.ok
@@ -127,12 +121,10 @@ def compare(
     for module, error in sorted(baseline.broken.items()):
         top = module.partition(":")[0].partition(".")[0]
         findings.append(
-            Finding(
-                "warning",
+            finding(
                 "broken-in-source",
                 named.get(top, module),
                 f"already broken in the source: {_what(module)}: {error}",
-                "an optional extra or backend that is not installed; install it if you need it",
                 subject=module,
             )
         )
@@ -149,16 +141,6 @@ def judge_without_baseline(run: ProbeRun) -> list[Finding]:
     findings = []
     for module, error in sorted(run.failed.items()):
         portability = module in STDLIB_MODULES or bool(_PORTABILITY.search(error))
-        findings.append(
-            Finding(
-                "error" if portability else "info",
-                "import-failed" if portability else "import-failed-unknown",
-                module,
-                f"import fails: {error}",
-                "a missing library or extension: re-export with uv-portable"
-                if portability
-                else "no manifest to compare with: the source may fail the same way",
-                subject=module,
-            )
-        )
+        code: Code = "import-failed" if portability else "import-failed-unknown"
+        findings.append(finding(code, module, f"import fails: {error}", subject=module))
     return findings

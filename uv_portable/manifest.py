@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from uv_portable import __version__
+from uv_portable.findings import finding
 from uv_portable.interrupts import ThreadPool
 from uv_portable.model import Finding, Plan
 from uv_portable.ospkg import os_packages
@@ -150,9 +151,7 @@ def compare_files(root: Path, manifest: Manifest) -> list[Finding]:
         found = actual.files.get(rel)
         if found is None:
             findings.append(
-                Finding(
-                    "error", "file-missing", rel, "is in the manifest but missing", _HINT_TAMPER
-                )
+                finding("file-missing", rel, "is in the manifest but missing", hint=_HINT_TAMPER)
             )
             continue
         want = entry
@@ -163,16 +162,14 @@ def compare_files(root: Path, manifest: Manifest) -> list[Finding]:
             want = expected.get(target, entry)
         if "link" in found or found.get("sha256") != want.get("sha256"):
             findings.append(
-                Finding("error", "file-changed", rel, "differs from the manifest", _HINT_TAMPER)
+                finding("file-changed", rel, "differs from the manifest", hint=_HINT_TAMPER)
             )
     dir_links = manifest.data.get("dir_links", {})
     for rel in sorted(set(actual.files) - set(expected)):
         if "__pycache__/" in rel and rel.endswith(".pyc"):
-            findings.append(Finding("info", "file-extra", rel, "bytecode written after export"))
+            findings.append(finding("pyc-extra", rel, "bytecode written after export"))
         elif not any(rel == d or rel.startswith(d + "/") for d in dir_links):
-            findings.append(
-                Finding("error", "file-extra", rel, "is not in the manifest", _HINT_TAMPER)
-            )
+            findings.append(finding("file-extra", rel, "is not in the manifest", hint=_HINT_TAMPER))
     return findings
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from uv_portable.extract import Caps, extract_tar
+from uv_portable.findings import Code, finding
 from uv_portable.manifest import SBOM_PATH, sha256_of
 from uv_portable.model import Finding
 from uv_portable.oci import ARCROOT, FILE_MANIFEST, MANIFEST_TYPE, SBOM_DIGEST
@@ -29,7 +30,6 @@ LAYER_TYPES = {
     "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
     "application/vnd.oci.image.layer.v1.tar": "tar",
 }
-_HINT = "the image was changed after it was made: copy it again, or re-export it"
 
 
 class _HashingReader:
@@ -57,8 +57,8 @@ class _Layout:
         self.root = root
         self.findings: list[Finding] = []
 
-    def error(self, code: str, path: str, message: str, hint: str = _HINT) -> None:
-        self.findings.append(Finding("error", code, path, message, hint))
+    def error(self, code: Code, path: str, message: str, hint: str | None = None) -> None:
+        self.findings.append(finding(code, path, message, hint))
 
     def blob(self, descriptor: Any) -> Path | None:
         """The blob a descriptor names, its size and digest checked; None when unusable."""

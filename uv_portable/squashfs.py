@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from uv_portable.errors import ToolError, UsageError
+from uv_portable.findings import finding
 from uv_portable.formats import BY_NAME
 from uv_portable.model import Finding
 from uv_portable.output import atomic_file
@@ -119,9 +120,7 @@ def unsafe_entries(entries: list[Entry]) -> list[Finding]:
         elif e.kind == "l" and link_escapes(e.name, e.target, False):
             problem = f"link {e.name} -> {e.target} points outside the image"
         if problem:
-            findings.append(
-                Finding("error", "unsafe-member", e.name, problem, "rebuild it with uv-portable")
-            )
+            findings.append(finding("unsafe-member", e.name, problem))
     return findings
 
 

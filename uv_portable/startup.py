@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from uv_portable.findings import finding
 from uv_portable.model import Finding
 
 BOM = "\ufeff"
@@ -44,34 +45,28 @@ def startup_findings(rel: str, data: bytes) -> list[Finding]:
         if text is not None:
             return []
         return [
-            Finding(
-                "warning",
+            finding(
                 "pth-not-utf8",
                 rel,
                 "is not UTF-8: Python 3.15 and newer decode it in the target's locale "
                 "encoding (deprecated; from 3.20 it is not read), so what it adds depends "
                 "on the target's locale",
-                "ask its maintainers to write .pth files as UTF-8 (PEP 829)",
             )
         ]
     if text is None:
         return [
-            Finding(
-                "warning",
+            finding(
                 "start-not-utf8",
                 rel,
                 "is not UTF-8, so Python skips it: its entry points never run",
-                "ask its maintainers to write .start files as UTF-8 (PEP 829)",
             )
         ]
     return [
-        Finding(
-            "warning",
+        finding(
             "start-entry-point",
             rel,
             f"entry point {line!r} is not of the form pkg.mod:callable; Python reports it "
             "at every start and skips it",
-            "ask its maintainers to fix the .start file (PEP 829)",
         )
         for line in entry_points(text)
         if not is_entry_point(line)

@@ -12,6 +12,7 @@ from typing import Any
 
 from uv_portable.distributions import module_owners
 from uv_portable.errors import VerifyError
+from uv_portable.findings import finding
 from uv_portable.importcheck import baseline_of, compare
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
 from uv_portable.plan.venv import is_build_python
@@ -117,22 +118,18 @@ def script_findings(root: Path, plan: Plan) -> list[Finding]:
             )
             if not inside:
                 findings.append(
-                    Finding(
-                        "error",
+                    finding(
                         "script-outside",
                         dest,
                         f"runs {_runs(after)}, not the Python inside the export",
-                        "report this to uv-portable with the script's first lines",
                     )
                 )
         elif after != before:
             findings.append(
-                Finding(
-                    "error",
+                finding(
                     "script-interpreter-changed",
                     dest,
                     f"ran {_runs(before)} in the source, but {_runs(after)} in the export",
-                    "report this to uv-portable with the script's first lines",
                 )
             )
     return findings

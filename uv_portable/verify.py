@@ -22,10 +22,11 @@ from uv_portable.binaries.macho import (
     is_macho,
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
-from uv_portable.distributions import EDITABLE_HINT, editable_url, owners, read_distributions
+from uv_portable.distributions import editable_url, owners, read_distributions
+from uv_portable.findings import Code, finding
 from uv_portable.glibc import highest_symbol_versions, needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
-from uv_portable.model import Finding, Severity
+from uv_portable.model import Finding
 from uv_portable.runpath import expand_origin, is_within
 from uv_portable.scripts import (
     PYTHON_NAME,
@@ -98,8 +99,8 @@ class _Verifier:
         self.names: dict[str, list[str]] = {}  # file name -> relative paths (for libpython)
         self.machos: list[str] = []  # relative paths of Mach-O files
 
-    def add(self, severity: Severity, code: str, rel: str, message: str, hint: str = "") -> None:
-        self.findings.append(Finding(severity, code, rel, message, hint))
+    def add(self, code: Code, rel: str, message: str, hint: str | None = None) -> None:
+        self.findings.append(finding(code, rel, message, hint))
 
     def run(self) -> TreeReport:
         for rel, entry in walk(self.root):
@@ -126,29 +127,26 @@ class _Verifier:
         hint = "export the venv with uv-portable, which copies the interpreter in"
         if not python.is_file():
             self.add(
-                "error",
                 "no-interpreter",
                 "bin/python",
                 "no Python interpreter inside the tree; the target host would need one "
                 "at the very path it was built with",
-                hint,
+                hint=hint,
             )
             return
         if not (is_elf(python) or is_macho(python)):
             self.add(
-                "error",
                 "not-an-interpreter",
                 "bin/python",
                 "is not an executable for Linux or macOS (neither ELF nor Mach-O)",
-                "the tree is damaged or not a Python environment; " + hint,
+                hint="the tree is damaged or not a Python environment; " + hint,
             )
         if not any(self.root.glob("lib/python3*/os.py")):
             self.add(
-                "error",
                 "no-stdlib",
                 "lib",
                 "has no standard library (lib/python3.X/os.py): the interpreter cannot start",
-                hint,
+                hint=hint,
             )
 
     def _arch(self) -> Arch | None:
@@ -225,15 +223,9 @@ class _Verifier:
         target = os.readlink(entry.path)
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
         if target.startswith("/") or not is_within(resolved, self.top):
-            self.add(
-                "error",
-                "symlink-escapes",
-                rel,
-                f"symlink to {target} leaves the tree",
-                "replace it with a copy of its target (uv-portable export does)",
-            )
+            self.add("symlink-escapes", rel, f"symlink to {target} leaves the tree")
         elif not os.path.exists(entry.path):
-            self.add("error", "dangling-symlink", rel, f"symlink to {target} points to nothing")
+            self.add("dangling-symlink", rel, f"symlink to {target} points to nothing")
 
     def file(self, rel: str, entry: os.DirEntry[str]) -> None:
         """One regular file: by its name first (the table below), else by its content."""
@@ -250,11 +242,7 @@ class _Verifier:
             self.build_paths.add(posixpath.dirname(cfg["home"].rstrip("/")))
         if "home" in cfg:
             self.add(
-                "error",
-                "pyvenv-home",
-                rel,
-                f"home = {cfg['home']} ties the environment to the build host",
-                "export it with `uv-portable export`, which drops home",
+                "pyvenv-home", rel, f"home = {cfg['home']} ties the environment to the build host"
             )
 
     def start_file(self, rel: str, path: Path) -> None:
@@ -265,18 +253,12 @@ class _Verifier:
         self.findings += [] if self.exporting else startup_findings(rel, data)
         for line in pth_path_lines(data.decode("utf-8", errors="replace")):
             if line.startswith("/"):
-                self.add(
-                    "error",
-                    "absolute-pth",
-                    rel,
-                    f"adds absolute path {line} to sys.path",
-                    "editable installs cannot be shipped: `uv sync --no-editable`",
-                )
+                self.add("absolute-pth", rel, f"adds absolute path {line} to sys.path")
 
     def direct_url(self, rel: str, path: Path) -> None:
         url = editable_url(path.parent)
         if url is not None:
-            self.add("error", "editable", rel, f"editable install of {url}", EDITABLE_HINT)
+            self.add("editable", rel, f"editable install of {url}")
 
     def sysconfigdata(self, rel: str, path: Path) -> None:
         text = path.read_text(errors="replace")
@@ -288,11 +270,9 @@ class _Verifier:
         if prefix and prefix.startswith("/") and prefix not in ("/usr", "/usr/local"):
             self.build_paths.add(prefix)
             self.add(
-                "warning",
                 "sysconfig-build-path",
                 rel,
                 f"names the build prefix {prefix}; building extensions here would look there",
-                "export with uv-portable, which relocates it",
             )
 
     def content(self, rel: str, entry: os.DirEntry[str], path: Path) -> None:
@@ -307,7 +287,7 @@ class _Verifier:
             self.machos.append(rel)
             self.findings += macho_findings(rel, path, self.top)
         elif SO_NAME.search(name) and entry.stat().st_size > 0:
-            self.add("warning", "not-elf", rel, "named like a shared library but not an ELF file")
+            self.add("not-elf", rel, "named like a shared library but not an ELF file")
         elif rel.startswith("bin/") and mode & 0o111:
             with open(entry.path, "rb") as fh:
                 self.script(rel, fh.read(4096))
@@ -316,22 +296,16 @@ class _Verifier:
         try:
             info = read_elf(path)
         except BinaryFormatError as exc:
-            self.add("error", "broken-elf", rel, exc.message)
+            self.add("broken-elf", rel, exc.message)
             return
         self.elves[rel] = info
         origin = posixpath.dirname(entry.path)
         for item in info.search_path:
             expanded = expand_origin(item, origin)
             if item.startswith("/"):
-                self.add(
-                    "error",
-                    "abs-runpath",
-                    rel,
-                    f"RUNPATH/RPATH names {item}",
-                    "export with uv-portable, which rewrites it to $ORIGIN",
-                )
+                self.add("abs-runpath", rel, f"RUNPATH/RPATH names {item}")
             elif expanded is not None and not is_within(expanded, self.top):
-                self.add("warning", "runpath-escapes", rel, f"{item} points outside the tree")
+                self.add("runpath-escapes", rel, f"{item} points outside the tree")
 
     def script(self, rel: str, head: bytes) -> None:
         """A bin/ script must run the Python inside the tree, or a program of the host."""
@@ -342,31 +316,21 @@ class _Verifier:
         if shebang.relocatable:
             if not all(arg.startswith("-") for arg in shebang.args.split()):
                 self.add(
-                    "error",
                     "script-not-python",
                     rel,
                     f"runs bin/{interpreter} on {shebang.args!r}: a script of another "
                     "language was given Python's relocatable header",
-                    "export with uv-portable, which keeps such a script's shebang",
                 )
             elif not (self.root / "bin" / interpreter).exists():
                 self.add(
-                    "error",
                     "script-no-python",
                     rel,
                     f"runs bin/{interpreter} beside it, which is not in the tree",
-                    "export with uv-portable, which copies the interpreter in",
                 )
         elif interpreter.startswith("/") and PYTHON_NAME.match(posixpath.basename(interpreter)):
-            self.add(
-                "error",
-                "abs-shebang",
-                rel,
-                f"runs {interpreter} by absolute path; moved, it breaks",
-                "export with uv-portable, which makes scripts relocatable",
-            )
+            self.add("abs-shebang", rel, f"runs {interpreter} by absolute path; moved, it breaks")
         elif interpreter.startswith("/") and interpreter not in SYSTEM_INTERPRETERS:
-            self.add("info", "host-interpreter", rel, f"runs {interpreter} of the target host")
+            self.add("host-interpreter", rel, f"runs {interpreter} of the target host")
 
     @staticmethod
     def _worth_scanning(rel: str, name: str, entry: os.DirEntry[str]) -> bool:
@@ -391,7 +355,7 @@ class _Verifier:
             if hit is not None and not any(
                 f.path == rel and f.severity != "info" for f in self.findings
             ):
-                self.add("info", "build-path-mention", rel, f"mentions {hit} of the build host")
+                self.add("build-path-mention", rel, f"mentions {hit} of the build host")
 
     def libraries(self) -> None:
         """Every needed library must come from the tree or from every host (the policy)."""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.macho import expand_load_path, is_system, read_macho, verify_signatures
-from uv_portable.model import Finding, Severity
+from uv_portable.findings import Code, finding
+from uv_portable.model import Finding
 from uv_portable.runpath import is_within
 
 
@@ -17,27 +18,25 @@ def macho_findings(rel: str, path: Path, top: str) -> list[Finding]:
     """Load paths must resolve inside the tree; signatures must match the pages."""
     findings: list[Finding] = []
 
-    def add(severity: Severity, code: str, message: str, hint: str = "") -> None:
-        findings.append(Finding(severity, code, rel, message, hint))
+    def add(code: Code, message: str, hint: str | None = None) -> None:
+        findings.append(finding(code, rel, message, hint))
 
     try:
         slices = read_macho(path)
     except BinaryFormatError as exc:
-        add("error", "broken-macho", exc.message)
+        add("broken-macho", exc.message)
         return findings
     origin, exe_dir = str(path.parent), f"{top}/bin"
-    hint = "export with uv-portable, which rewrites it to @loader_path"
     for sl in slices:
         for load in sl.loads:
             if is_system(load):
                 continue
             if load.startswith("/"):
-                add("error", "abs-load-path", f"{sl.arch} loads {load}", hint)
+                add("abs-load-path", f"{sl.arch} loads {load}")
             elif load.startswith(("@loader_path", "@executable_path")):
                 target = expand_load_path(load, origin, exe_dir)
                 if not (is_within(target, top) and os.path.isfile(target)):
                     add(
-                        "error",
                         "unresolved-dylib",
                         f"{sl.arch} loads {load}, which is not in the tree",
                     )
@@ -50,7 +49,6 @@ def macho_findings(rel: str, path: Path, top: str) -> list[Finding]:
                 )
                 if not found:
                     add(
-                        "warning",
                         "unresolved-rpath",
                         f"{sl.arch} loads {load}; no LC_RPATH of the file finds it "
                         "(its loader's may)",
@@ -58,22 +56,18 @@ def macho_findings(rel: str, path: Path, top: str) -> list[Finding]:
         ident = sl.install_name
         if ident and ident.startswith("/") and not is_system(ident):
             add(
-                "warning",
                 "abs-install-name",
                 f"install name {ident} is absolute (harmless unless something links against it)",
             )
         for rpath in sl.rpaths:
             if rpath.startswith("/"):
                 add(
-                    "warning",
                     "abs-rpath",
                     f"LC_RPATH {rpath} points outside the tree and never resolves there",
                 )
     for problem in verify_signatures(path):
         add(
-            "error",
             "bad-signature",
             f"code signature does not match: {problem}",
-            "re-sign it (`codesign --force --sign -`) or re-export with uv-portable",
         )
     return findings

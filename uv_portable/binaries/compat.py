@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from uv_portable.binaries.elf import ElfInfo
+from uv_portable.findings import finding
 from uv_portable.glibc import needed_glibc
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import Finding
@@ -49,38 +50,33 @@ def arch_finding(rel: str, info: ElfInfo, want: Arch, owner: str) -> Finding | N
     have = Arch.of(info)
     if have == want:
         return None
-    return Finding(
-        "error",
+    return finding(
         "wrong-arch",
         rel,
         f"is a {have} ELF file, but the interpreter is {want} ({_owned(owner)}): it cannot load",
-        _reinstall(owner),
+        hint=_reinstall(owner),
         subject=owner,
     )
 
 
 def macho_in_linux_finding(rel: str, owner: str) -> Finding:
     """The error for a Mach-O (macOS) file in a Linux environment."""
-    return Finding(
-        "error",
+    return finding(
         "macho-in-linux",
         rel,
         f"is a macOS (Mach-O) binary in a Linux environment ({_owned(owner)})",
-        _reinstall(owner),
+        hint=_reinstall(owner),
         subject=owner,
     )
 
 
 def exec_stack_finding(rel: str, owner: str) -> Finding:
     """The warning for an ELF file that asks for an executable stack (PT_GNU_STACK with X)."""
-    return Finding(
-        "warning",
+    return finding(
         "exec-stack",
         rel,
         f"asks for an executable stack (PT_GNU_STACK RWE, {_owned(owner)}): "
         + EXEC_STACK_CONSEQUENCE,
-        "ask its maintainers to link with -z noexecstack; `patchelf --clear-execstack` "
-        "clears the flag",
         subject=owner,
     )
 

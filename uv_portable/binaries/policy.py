@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from uv_portable.findings import finding
 from uv_portable.model import Finding, MissingLibrary
 
 
@@ -88,22 +89,20 @@ def missing_finding(missing: MissingLibrary) -> Finding:
     needer = missing.needers[0]
     soname = missing.soname
     if missing.reason == "allowed":
-        return Finding(
-            "warning",
+        return finding(
             "library-left-to-host",
             needer,
             f"needs {soname}, left to the target host (--allow-missing)",
-            f"make sure every target host has {soname}",
+            hint=f"make sure every target host has {soname}",
             subject=soname,
         )
     owner = f" ({missing.distribution})" if missing.distribution else ""
-    return Finding(
-        "warning",
+    return finding(
         "optional-library-absent",
         needer,
         f"needs {soname}, which the build host lacks too{owner}: the source cannot load "
         "this file either, so it is shipped as it is",
-        f"install {soname} on the target if you need it; "
+        hint=f"install {soname} on the target if you need it; "
         f"--allow-missing {soname} leaves it to the host without this warning",
         subject=soname,
     )
@@ -118,11 +117,10 @@ def unresolved_finding(soname: str, needer: str, *, exporting: bool) -> Finding:
         else "re-export with uv-portable, which bundles it into lib/, or export with "
         f"--allow-missing {soname} if the target host provides it"
     )
-    return Finding(
-        "error",
+    return finding(
         "unresolved-library",
         needer,
         f"needs {soname}, which is neither in the tree nor provided by every host",
-        hint,
+        hint=hint,
         subject=soname,
     )

@@ -68,11 +68,9 @@ def _check_so_names(state: PlanState) -> None:
                 head = fh.read(4)
             if head != b"\x7fELF" and not head.startswith((b"/*", b"GROUP", b"INPUT")):
                 state.finding(
-                    "error",
                     "not-elf",
                     dest,
                     f"is named like a shared library but is not an ELF file ({action.src})",
-                    "remove it from the venv, or leave it out with --exclude",
                 )
 
 
@@ -109,7 +107,7 @@ def _analyse(state: PlanState) -> Infos:
         try:
             info = read(src)
         except BinaryFormatError as exc:
-            state.finding("error", "broken-elf", dest, exc.message, _ELF_HINT)
+            state.finding("broken-elf", dest, exc.message, hint=_ELF_HINT)
             continue
         if want is not None:
             wrong = arch_finding(dest, info, want, state.owner_of(dest))
@@ -174,12 +172,10 @@ def _bundle(state: PlanState, soname: str, needers: list[str], infos: Infos) -> 
     for other_needer, other in found_by[1:]:
         if not same_file(Path(first), Path(other)):
             state.finding(
-                "error",
                 "soname-clash",
                 other_needer,
                 f"needs {soname} from {other}, but {first_needer} needs a different "
                 f"{soname} from {first}",
-                "rebuild both against the same library, or install only one of them",
             )
             return
     real = Path(first).resolve()
@@ -194,12 +190,10 @@ def _bundle(state: PlanState, soname: str, needers: list[str], infos: Infos) -> 
         have = existing.src if isinstance(existing, CopyFile) else None
         if have is None or not same_file(have, real):
             state.finding(
-                "error",
                 "soname-clash",
                 first_needer,
                 f"needs {soname} from {first}, but lib/{soname} in the "
                 f"environment is a different file ({have})",
-                "remove one of the two libraries, or rebuild against the same one",
             )
             return
     else:
@@ -258,8 +252,7 @@ def plan_elf(state: PlanState) -> list[SetSearchPath]:
         for entry in result.dropped:
             known = posixpath.normpath(entry) in _DEFAULT_LIB_DIRS
             state.finding(
-                "info" if known else "warning",
-                "runpath-dropped",
+                "system-runpath-dropped" if known else "runpath-dropped",
                 dest,
                 f"search-path entry {entry} is outside the environment; dropped",
             )

@@ -73,11 +73,7 @@ def _bundle_dylib(state: PlanState, path: str, needer: str) -> str | None:
     dest = f"lib/{name}"
     if dest in state.files and state.bundled_from.get(name) != path:
         state.finding(
-            "error",
-            "dylib-clash",
-            needer,
-            f"loads {path}, but lib/{name} is already a different file",
-            "rename one of the two libraries",
+            "dylib-clash", needer, f"loads {path}, but lib/{name} is already a different file"
         )
         return None
     if dest not in state.files:
@@ -115,7 +111,7 @@ def _plan_one(state: PlanState, dest: str, src: Path) -> SetMachO | None:
     try:
         slices = read_macho(src)
     except BinaryFormatError as exc:
-        state.finding("error", "broken-macho", dest, exc.message, exc.hint)
+        state.finding("broken-macho", dest, exc.message, hint=exc.hint)
         return None
     dest_dir = posixpath.dirname(state.out(dest))
     names: dict[str, str] = {}
@@ -142,6 +138,6 @@ def _plan_one(state: PlanState, dest: str, src: Path) -> SetMachO | None:
     try:
         check_rewrite(src, names, rpaths)  # room in the header, signable: before any write
     except BinaryFormatError as exc:
-        state.finding("error", "macho-rewrite", dest, exc.message, exc.hint)
+        state.finding("macho-rewrite", dest, exc.message, hint=exc.hint)
         return None
     return SetMachO(dest, tuple(sorted(names.items())), tuple(sorted(rpaths.items())))

@@ -15,6 +15,7 @@ from uv_portable.binaries.elf import is_elf
 from uv_portable.binaries.macho import is_macho
 from uv_portable.binaries.policy import missing_finding
 from uv_portable.distributions import owners, read_distributions
+from uv_portable.findings import Code, finding
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import (
     Action,
@@ -24,7 +25,6 @@ from uv_portable.model import (
     MakeDir,
     MissingLibrary,
     MissingReason,
-    Severity,
     SourceEnv,
 )
 from uv_portable.runpath import is_within
@@ -118,7 +118,7 @@ class PlanState:
         if self.excluded(dest):
             return
         if self.origin.get(dest) == "base" and origin == "venv":
-            self.finding("info", "venv-overrides-base", dest, "the venv's file replaces the base's")
+            self.finding("venv-overrides-base", dest, "the venv's file replaces the base's")
         self.files[dest] = action
         self.origin[dest] = origin
         self.elf.pop(dest, None)
@@ -148,16 +148,10 @@ class PlanState:
                 self.macho[dest] = src
 
     def finding(
-        self,
-        severity: Severity,
-        code: str,
-        path: str,
-        message: str,
-        hint: str = "",
-        subject: str = "",
+        self, code: Code, path: str, message: str, hint: str | None = None, subject: str = ""
     ) -> None:
         """Record a finding about an output path."""
-        self.findings.append(Finding(severity, code, path, message, hint, subject))
+        self.findings.append(finding(code, path, message, hint, subject))
 
     def tolerate(self, soname: str, needers: list[str], reason: MissingReason) -> None:
         """Record a library the export does not ship, as the one policy allows."""

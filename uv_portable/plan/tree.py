@@ -59,7 +59,7 @@ def add_entries(
         elif entry.is_file():
             state.add_file(path, target, origin, entry.stat())
         else:
-            state.finding("warning", "special-file", target, "not a regular file; left out")
+            state.finding("special-file", target, "not a regular file; left out")
 
 
 def add_symlink(state: PlanState, link: Path, dest: str, origin: Origin) -> None:
@@ -74,9 +74,9 @@ def add_symlink(state: PlanState, link: Path, dest: str, origin: Origin) -> None
     real = Path(os.path.realpath(link))
     if real.is_file():
         state.add_file(real, dest, origin, real.stat())
-        state.finding("info", "symlink-copied", dest, f"points outside ({target}); copied")
+        state.finding("symlink-copied", dest, f"points outside ({target}); copied")
     elif real.is_dir():
         add_tree(state, real, dest, origin)
-        state.finding("info", "symlink-copied", dest, f"points outside ({target}); copied")
+        state.finding("symlink-copied", dest, f"points outside ({target}); copied")
     else:
-        state.finding("warning", "dangling-symlink", dest, f"points to missing {target}")
+        state.finding("dangling-symlink", dest, f"points to missing {target}")

@@ -99,11 +99,9 @@ def _plan_bin(state: PlanState, bin_dir: Path) -> None:
             state.add(WriteFile(dest, content, mode, relocated[1], src), "venv")
         if names_build_path:
             state.finding(
-                "warning",
                 "build-path-in-script",
                 dest,
                 "still names the source venv's absolute path; it will not work elsewhere",
-                "regenerate the venv with `uv venv --relocatable`",
             )
     if dropped:
         names = ", ".join(f"bin/{name}" for name in dropped)
@@ -142,11 +140,9 @@ def _check_site_packages(state: PlanState) -> None:
         new, outside = relocate_pth(text, lambda e: e.startswith("/"), relative)
         for entry in [] if editable else outside:  # an editable install says it better
             state.finding(
-                "error",
                 "absolute-pth",
                 f"{dest_site}/{pth.name}",
                 f"adds {entry} (outside the environment) to sys.path",
-                "install that code into the venv non-editable, or remove the .pth",
             )
         if new is not None:
             mode = stat.S_IMODE(pth.stat().st_mode)

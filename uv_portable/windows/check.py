@@ -15,6 +15,7 @@ from typing import Any
 
 from uv_portable.check_report import CheckReport
 from uv_portable.errors import ToolError
+from uv_portable.findings import finding
 from uv_portable.importcheck import STDLIB_MODULES
 from uv_portable.manifest import ManifestError, compare_files, load_manifest
 from uv_portable.model import Finding
@@ -142,13 +143,13 @@ def _run_report(run: WindowsRun) -> tuple[ProbeRun, list[Finding]]:
     prefix = run.prefixes[0] if run.prefixes else ""
     probe = ProbeRun(run.runner, run.started, prefix, run.where, run.path, results, run.message)
     if not run.started:
-        return probe, [Finding("error", "interpreter-failed", "python.exe", run.message)]
+        return probe, [finding("interpreter-failed", "python.exe", run.message)]
     outside = run.outside()
     if outside is not None:
         message = f"{outside} is outside the tree ({run.where})"
-        return probe, [Finding("error", "interpreter-outside", "python.exe", message)]
+        return probe, [finding("interpreter-outside", "python.exe", message)]
     return probe, [
-        Finding("error", "import-failed", module, f"import fails: {error}", subject=module)
+        finding("import-failed", module, f"import fails: {error}", subject=module)
         for module, error in run.failures
     ]
 
@@ -168,7 +169,7 @@ def check_windows_tree(
         manifest = load_manifest(tree)
     except ManifestError as exc:
         manifest = None
-        findings.append(Finding("error", "bad-manifest", MANIFEST_PATH, str(exc), "re-export it"))
+        findings.append(finding("bad-manifest", MANIFEST_PATH, str(exc)))
     if manifest is not None:
         findings += compare_files(tree, manifest)
     result = None

@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from uv_portable.findings import finding
 from uv_portable.model import Finding
 from uv_portable.windows.pe import PeFormatError, read_pe
 
@@ -103,12 +104,10 @@ def _unresolved(dest: str, name: str, delayed: bool, allowed: set[str], strict: 
     """The finding for an import found nowhere: a VC++ runtime, a tolerated one, or an error."""
     low = name.lower()
     if low in policy().vc_runtime:
-        return Finding(
-            "warning",
+        return finding(
             "vc-runtime",
             dest,
             f"needs {name} from the Visual C++ Redistributable, which is not in the environment",
-            "install the VC++ Redistributable on targets",
             subject=name,
         )
     if low in allowed or delayed or not strict:
@@ -119,19 +118,17 @@ def _unresolved(dest: str, name: str, delayed: bool, allowed: set[str], strict: 
             if delayed
             else "--no-bundle: the target provides it"
         )
-        return Finding(
-            "warning",
-            "unresolved-dll",
+        return finding(
+            "dll-left-to-host",
             dest,
             f"imports {name}, which is not in the environment ({why})",
             subject=name,
         )
-    return Finding(
-        "error",
+    return finding(
         "unresolved-dll",
         dest,
         f"imports {name}, which is neither in the environment nor a Windows system DLL",
-        f"install the package that provides {name}, or pass --allow-missing {name} if every "
+        hint=f"install the package that provides {name}, or pass --allow-missing {name} if every "
         "target has it",
         subject=name,
     )
@@ -153,24 +150,14 @@ def resolve_imports(
         try:
             info = read_pe(src)
         except PeFormatError:
-            findings.append(
-                Finding(
-                    "error",
-                    "unreadable-pe",
-                    dest,
-                    "is not a readable PE image",
-                    "reinstall the package that ships it",
-                )
-            )
+            findings.append(finding("unreadable-pe", dest, "is not a readable PE image"))
             continue
         if info.machine != "x64":
             findings.append(
-                Finding(
-                    "error",
+                finding(
                     "wrong-machine",
                     dest,
                     f"is a {info.machine} binary; this is a 64-bit x86 environment",
-                    "install the win_amd64 build of its package",
                 )
             )
         for name in info.imports + info.delay_imports:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from uv_portable.findings import finding
 from uv_portable.model import Finding
 
 MAX_PATH = 260
@@ -35,30 +36,27 @@ def check_names(paths: Iterable[str]) -> list[Finding]:
         for part in path.split("/"):
             problem = name_problem(part)
             if problem is not None:
-                findings.append(Finding("error", "windows-name", path, problem, _HINT))
+                findings.append(finding("windows-name", path, problem, hint=_HINT))
                 break
         key = path.lower()
         if key in seen and seen[key] != path:
             findings.append(
-                Finding(
-                    "error",
+                finding(
                     "case-collision",
                     path,
                     f"differs from {seen[key]} only by case; Windows keeps one of them",
-                    _HINT,
+                    hint=_HINT,
                 )
             )
         seen.setdefault(key, path)
         if len(path) > MAX_PATH - UNPACK_ROOM:
             findings.append(
-                Finding(
-                    "warning",
+                finding(
                     "long-path",
                     path,
                     f"is {len(path)} characters long; unpacked deeper than "
                     f"{MAX_PATH - len(path) - 1} characters it passes Windows' 260-character "
                     "limit (MAX_PATH) unless long paths are enabled",
-                    "unpack it close to the drive's root, or enable long paths",
                 )
             )
     return findings

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from uv_portable.distributions import read_distributions
 from uv_portable.errors import io_error
+from uv_portable.findings import finding
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFile
 from uv_portable.plan import PlanOptions
 from uv_portable.scripts import relocate_activate, relocate_pth
@@ -76,7 +77,7 @@ def _walk(state: _State, src: Path, dest: str, skip: tuple[str, ...] = ()) -> No
             state.add(CopyFile(path.resolve() if entry.is_symlink() else path, target), path)
         else:
             state.findings.append(
-                Finding("warning", "special-file", str(path), "not a regular file; left out")
+                finding("special-file", str(path), "not a regular file; left out")
             )
 
 
@@ -131,12 +132,8 @@ def _plan_pth(state: _State) -> None:
         )
         for entry in outside:
             state.findings.append(
-                Finding(
-                    "error",
-                    "absolute-pth",
-                    str(pth),
-                    f"adds {entry} (outside the environment) to sys.path",
-                    "install that code into the venv non-editable, or remove the .pth",
+                finding(
+                    "absolute-pth", str(pth), f"adds {entry} (outside the environment) to sys.path"
                 )
             )
         if new is not None:
@@ -168,15 +165,7 @@ def _plan_scripts(state: _State) -> None:
                 launcher = read_launcher(src, data)
                 new = retarget(src, launcher, data) if launcher is not None else None
             except LauncherError as exc:
-                state.findings.append(
-                    Finding(
-                        "error",
-                        "unreadable-launcher",
-                        dest,
-                        str(exc),
-                        "reinstall its package with `uv pip install --reinstall`",
-                    )
-                )
+                state.findings.append(finding("unreadable-launcher", dest, str(exc)))
                 continue
             if new is None:
                 state.add(CopyFile(src, dest), src)
@@ -201,12 +190,10 @@ def _plan_scripts(state: _State) -> None:
             state.add(CopyFile(src, dest), src)
         if any(b.lower() in text.lower() for b in state.venv.build_paths):
             state.findings.append(
-                Finding(
-                    "warning",
+                finding(
                     "build-path-in-script",
                     dest,
                     "still names the venv's or base's absolute Windows path",
-                    "regenerate the venv with `uv venv --relocatable`",
                 )
             )
     if rewritten:

@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+from uv_portable.findings import finding
 from uv_portable.model import Finding
 from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines
 from uv_portable.windows.dlls import resolve_imports
@@ -33,12 +34,10 @@ def _files(root: Path) -> tuple[dict[str, Path], list[Finding]]:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
             if path.is_symlink():
                 findings.append(
-                    Finding(
-                        "error",
+                    finding(
                         "symlink",
                         rel,
                         "is a symlink, which Windows archives and users cannot rely on",
-                        "export again with uv-portable",
                     )
                 )
             elif path.is_file():
@@ -54,16 +53,14 @@ def _launchers(files: dict[str, Path]) -> list[Finding]:
         try:
             launcher = read_launcher(path)
         except LauncherError as exc:
-            findings.append(Finding("error", "unreadable-launcher", rel, str(exc)))
+            findings.append(finding("unreadable-launcher", rel, str(exc)))
             continue
         if launcher is not None and not launcher.relative:
             findings.append(
-                Finding(
-                    "error",
+                finding(
                     "absolute-launcher",
                     rel,
                     f"starts {launcher.python}, an absolute path ({launcher.kind})",
-                    "export the venv with uv-portable",
                 )
             )
     return findings
@@ -76,12 +73,10 @@ def _text_leftovers(files: dict[str, Path], build_paths: tuple[str, ...]) -> lis
         home = dict(parse_pyvenv_cfg(cfg.read_text(errors="replace"))).get("home")
         if home:
             findings.append(
-                Finding(
-                    "error",
+                finding(
                     "pyvenv-home",
                     "pyvenv.cfg",
                     f"names home = {home}: python.exe would look for the build's base there",
-                    "export the venv with uv-portable",
                 )
             )
     for rel, path in sorted(files.items()):
@@ -89,15 +84,7 @@ def _text_leftovers(files: dict[str, Path], build_paths: tuple[str, ...]) -> lis
         if low.startswith("lib/site-packages/") and low.endswith(".pth") and "/" not in rel[18:]:
             for entry in pth_path_lines(path.read_text(errors="replace")):
                 if ntpath.isabs(entry) or entry.startswith("\\\\"):
-                    findings.append(
-                        Finding(
-                            "error",
-                            "absolute-pth",
-                            rel,
-                            f"adds {entry} to sys.path",
-                            "install that code into the venv, or remove the .pth",
-                        )
-                    )
+                    findings.append(finding("absolute-pth", rel, f"adds {entry} to sys.path"))
         elif low.startswith("scripts/") and not low.endswith((".exe", ".dll", ".pyd")):
             data = path.read_bytes()
             hits = [b for b in build_paths if b.lower().encode() in data.lower()]
@@ -105,12 +92,10 @@ def _text_leftovers(files: dict[str, Path], build_paths: tuple[str, ...]) -> lis
             if hits or match:
                 what = hits[0] if hits else match[0].decode(errors="replace") if match else ""
                 findings.append(
-                    Finding(
-                        "warning",
+                    finding(
                         "build-path-in-script",
                         rel,
                         f"names {what}, which will not exist where it is unpacked",
-                        "export the venv with uv-portable",
                     )
                 )
     return findings
