@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import is_elf, read_elf, read_elf_pyelftools
-from uv_portable.errors import RefusedError
 
 DEFAULT = [Path.home() / ".pyenv" / "versions", Path("/usr/lib/x86_64-linux-gnu")]
 
@@ -36,7 +36,7 @@ def timed(reader: object, files: list[Path]) -> tuple[float, list[object]]:
     for path in files:
         try:
             results.append(reader(path))  # type: ignore[operator]
-        except RefusedError:
+        except BinaryFormatError:  # a damaged file: both readers say so the same way
             results.append(None)
     return time.perf_counter() - start, results
 

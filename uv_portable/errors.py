@@ -71,7 +71,8 @@ class ToolError(UvPortableError):
 
 
 class Interrupted(BaseException):
-    """Raised from a signal handler (SIGTERM) so that cleanup runs as for Ctrl-C."""
+    """Raised by the signal handler (uv_portable.interrupts) for Ctrl-C and SIGTERM until the
+    output is published, so that cleanup runs and the run exits 130."""
 
 
 def io_error(exc: OSError, path: os.PathLike[str] | str | None, writing: bool) -> OutputError:

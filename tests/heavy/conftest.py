@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.heavy.harness import HEAVY_CACHE, REPORTS
+from tests.heavy import harness
+from tests.heavy.harness import HEAVY_CACHE, REPORTS, Export
 from tests.helpers import debian_root
 
 
@@ -16,6 +17,25 @@ from tests.helpers import debian_root
 def bookworm() -> Path:
     """The cached bare Debian bookworm root (no Python, no libssl, no libgomp, ...)."""
     return debian_root("bookworm")
+
+
+@pytest.fixture(scope="module")
+def exported(
+    request: pytest.FixtureRequest, source_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Export:
+    """The default export of the module's source venv, to the module's ARCHIVE name."""
+    out = tmp_path_factory.mktemp("export") / request.module.ARCHIVE
+    return harness.export(request.module.REPORT, source_venv, out)
+
+
+@pytest.fixture(scope="module")
+def moved(
+    request: pytest.FixtureRequest, exported: Export, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The export unpacked at another path."""
+    archive = harness.usable_archive(exported)
+    folder = tmp_path_factory.mktemp("unpacked") / "env"
+    return harness.unpack(request.module.REPORT, archive, folder)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -15,13 +15,18 @@ from pathlib import Path
 import pytest
 
 from tests.heavy import harness
-from tests.heavy.harness import Export, Report, Result
+from tests.heavy.harness import Report, Result
 from tests.heavy.packages import selected
+from tests.heavy.shared_tests import (  # noqa: F401 - collected here, with this module's fixtures
+    test_check_run_passes,
+    test_export_with_default_options_succeeds,
+)
 from tests.helpers import run_sandboxed
 
 pytestmark = pytest.mark.heavy
 PACKAGES = selected()
 NAMES = [p.name for p in PACKAGES]
+ARCHIVE = "broad.tar.gz"  # the exported fixture (conftest.py) writes this
 REPORT: Report = harness.new_report("broad set")
 
 
@@ -62,33 +67,9 @@ def source_imports(source_venv: Path, work: Path, modules: list[str]) -> dict[st
     return results
 
 
-@pytest.fixture(scope="module")
-def exported(source_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Export:
-    out = tmp_path_factory.mktemp("export") / "broad.tar.gz"
-    return harness.export(REPORT, source_venv, out)
-
-
-@pytest.fixture(scope="module")
-def moved(exported: Export, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    archive = harness.usable_archive(exported)
-    return harness.unpack(REPORT, archive, tmp_path_factory.mktemp("unpacked") / "env")
-
-
 def test_every_snippet_passes_in_the_source(source_snippets: dict[str, Result]) -> None:
     failed = harness.failures(source_snippets, NAMES)
     assert not failed, f"snippets that fail in the source venv itself:\n{failed}"
-
-
-def test_export_with_default_options_succeeds(exported: Export) -> None:
-    proc = exported.default
-    assert proc.returncode == 0, (
-        f"uv-portable export exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    )
-
-
-def test_check_run_passes(exported: Export, source_venv: Path, work: Path) -> None:
-    proc = harness.check_run(REPORT, harness.usable_archive(exported))
-    assert proc.returncode == 0, harness.explain_check(proc, source_venv, work)
 
 
 def test_the_unprocessed_venv_fails_in_the_root(source_venv: Path, bookworm: Path) -> None:

@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.heavy import harness
-from tests.heavy.harness import Export, Report, Result
+from tests.heavy.harness import Report, Result
+from tests.heavy.shared_tests import (  # noqa: F401 - collected here, with this module's fixtures
+    test_check_run_passes,
+    test_export_with_default_options_succeeds,
+)
 
 pytestmark = pytest.mark.torch
 REQUIREMENT = "torch==2.14.1"
@@ -45,6 +49,7 @@ assert loss.item() < first / 4, (first, loss.item())
 """,
 }
 NAMES = list(SNIPPETS)
+ARCHIVE = "torch.tar.gz"  # the exported fixture (conftest.py) writes this
 REPORT: Report = harness.new_report("torch")
 
 
@@ -70,33 +75,9 @@ def source_snippets(source_venv: Path, work: Path) -> dict[str, Result]:
     return results
 
 
-@pytest.fixture(scope="module")
-def exported(source_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Export:
-    out = tmp_path_factory.mktemp("export") / "torch.tar.gz"
-    return harness.export(REPORT, source_venv, out)
-
-
-@pytest.fixture(scope="module")
-def moved(exported: Export, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    archive = harness.usable_archive(exported)
-    return harness.unpack(REPORT, archive, tmp_path_factory.mktemp("unpacked") / "env")
-
-
 def test_torch_runs_on_cpu_in_the_source(source_snippets: dict[str, Result]) -> None:
     failed = harness.failures(source_snippets, NAMES)
     assert not failed, f"torch fails in the source venv itself:\n{failed}"
-
-
-def test_export_with_default_options_succeeds(exported: Export) -> None:
-    proc = exported.default
-    assert proc.returncode == 0, (
-        f"uv-portable export exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    )
-
-
-def test_check_run_passes(exported: Export, source_venv: Path, work: Path) -> None:
-    proc = harness.check_run(REPORT, harness.usable_archive(exported))
-    assert proc.returncode == 0, harness.explain_check(proc, source_venv, work)
 
 
 def test_torch_runs_on_cpu_in_bare_debian(
