@@ -20,6 +20,7 @@ from uv_portable.archive import (
     source_date_epoch,
     write_archive,
 )
+from uv_portable.baseline_cache import fingerprint
 from uv_portable.build import create_project_venv, temporary_venv_dir
 from uv_portable.bytecode import (
     CompileOptions,
@@ -54,6 +55,7 @@ from uv_portable.output import (
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import ExportOptions, make_plan
 from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.pyc_cache import open_cache
 from uv_portable.sbom import make_sbom
 from uv_portable.source import load_source
 from uv_portable.verification import Verified, source_imports, verify_export
@@ -134,13 +136,15 @@ def export(
     sbom_path: Path | None = None,
     base: Path | None = None,
     compile: CompileOptions | None = CompileOptions(),  # noqa: B008 - frozen, never mutated
+    cache: Path | None = None,
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder (or, with archive, an archive) at out.
 
     ``make_parent`` creates out's folder (for outputs named by the config, like dist/);
     ``sbom_path`` writes the SBOM there too (it is always in the tree); ``base`` is a Windows
     venv's base install as seen from this machine. ``compile=None`` ships no new
-    bytecode.
+    bytecode. ``cache``: the cache folder for pycs and the source's import baseline (None:
+    no cache).
     """
     # --- Windows venvs: uv_portable.windows ---
     from uv_portable.windows.detect import is_windows_venv
@@ -180,6 +184,12 @@ def export(
     bytecode: CompileSummary | None = None
     runs_here = verify and source.base.on_host
     modules = (*STDLIB_MODULES, *importable_modules(plan.distributions)) if runs_here else ()
+    # --- the cache (issue 20) ---
+    store = open_cache(cache, emit) if cache is not None else None
+    if compile is not None:
+        compile = dataclasses.replace(compile, cache=store)
+    key = fingerprint(source, plan, modules) if runs_here and store is not None else ""
+    # --- end cache ---
     with (
         terminate_as_interrupt(),
         _io_boundary(out),
@@ -198,7 +208,13 @@ def export(
         )
         source_run = (
             background.submit(
-                source_imports, early, source.path / "bin" / "python", modules, pycache
+                source_imports,
+                early,
+                source.path / "bin" / "python",
+                modules,
+                pycache,
+                store,
+                key,
             )
             if runs_here
             else None
@@ -218,6 +234,8 @@ def export(
             if verify
             else Verified(requirements=plan.host_data)
         )
+        if source_run is not None and source_run.result().reused:
+            emit("imports: the source venv's baseline reused from the cache (source unchanged)")
         if verify and source_run is None:
             emit("imports not verified: the export is for another platform than this host")
         facts = ExportFacts(
@@ -330,6 +348,7 @@ def build(
     say: Say | None = None,
     progress: ProgressFactory | None = None,
     sbom_path: Path | None = None,
+    cache: Path | None = None,
 ) -> ExportResult:
     """Create a fresh relocatable venv of a uv project and export it; the project's .venv is
     never touched."""
@@ -362,6 +381,7 @@ def build(
             make_parent=output is None,  # like `uv build`, which creates dist/
             sbom_path=sbom_path,
             compile=compile_options(opts),
+            cache=cache,
         )
         return dataclasses.replace(result, label=f"the project {project}")
     finally:

@@ -21,6 +21,7 @@ from uv_portable.errors import ToolError, io_error
 from uv_portable.model import CopyFile, Interpreter, Plan
 from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.pyc_cache import Cache, evict
 
 # Files per worker process. Each batch gets a fresh process: marshal's output depends on what
 # the process compiled before (reference counts decide FLAG_REF), so a fixed batching makes
@@ -34,6 +35,7 @@ class CompileOptions:
 
     invalidation: str = "unchecked-hash"  # or "checked-hash"
     workers: int | None = None  # parallel worker processes (default: all cores)
+    cache: Cache | None = None  # compiled pycs are taken from and stored in its pyc folder
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class CompileSummary:
     bytes_added: int
     seconds: float
     done: frozenset[str] = frozenset()  # sources whose pycs are valid now
+    cached: int = 0  # pycs taken from the bytecode cache instead of compiled
+    stored: int = 0  # bytes of new cache entries
+    cache_problem: str = ""  # why the cache could not be written (the first failure)
 
     def __add__(self, later: CompileSummary) -> CompileSummary:
         """This pass followed by a later one over the other sources."""
@@ -62,12 +67,16 @@ class CompileSummary:
             bytes_added=self.bytes_added + later.bytes_added,
             seconds=self.seconds + later.seconds,
             done=self.done | later.done,
+            cached=self.cached + later.cached,
+            stored=self.stored + later.stored,
+            cache_problem=self.cache_problem or later.cache_problem,
         )
 
     def note(self) -> str:
         """One line for the user."""
+        from_cache = f"{self.cached} from the cache, " if self.cached else ""
         text = (
-            f"bytecode: {self.sources} source files ({self.compiled} compiled, "
+            f"bytecode: {self.sources} source files ({self.compiled} compiled, {from_cache}"
             f"{self.converted + self.kept} existing pycs reused) in {self.seconds:.1f}s, "
             f"{self.bytes_added / 1e6:+.1f} MB"
         )
@@ -76,13 +85,13 @@ class CompileSummary:
         return text
 
 
-def _worker_argv(python: Path, checked: bool, mirror: Path | None) -> list[str]:
+def _worker_argv(python: Path, checked: bool, mirror: Path | None, cache: Path | None) -> list[str]:
     source = (Path(__file__).parent / "pyc_worker.py").read_text(encoding="utf-8")
     # -s -S: no site-packages code runs; -B: the worker's own imports write nothing;
     # no -I because it would ignore PYTHONHASHSEED (frozenset constants are ordered by hash).
     code = "import sys; del sys.path[0]\n" + source
-    extra = [str(mirror)] if mirror is not None else []
-    return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0", *extra]
+    folders = [str(mirror) if mirror else "", str(cache) if cache else ""]
+    return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0", *folders]
 
 
 class Source(NamedTuple):
@@ -184,9 +193,12 @@ def compile_tree(
     """Compile sources (paths relative to root) into __pycache__ below root with python (and
     link those read from elsewhere into mirror, see pyc_worker)."""
     started = time.monotonic()
-    argv = _worker_argv(python, options.invalidation == "checked-hash", mirror)
+    pycs = options.cache.pycs if options.cache is not None else None
+    argv = _worker_argv(python, options.invalidation == "checked-hash", mirror, pycs)
     batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)]
-    counts = {"compiled": 0, "converted": 0, "kept": 0}
+    counts = {"compiled": 0, "cached": 0, "converted": 0, "kept": 0}
+    problems: list[str] = []
+    stored = 0
     failed: list[tuple[str, str]] = []
     done: list[str] = []
     added = 0
@@ -200,6 +212,12 @@ def compile_tree(
         try:
             for batch, job in zip(batches, jobs):
                 for result in job.result():
+                    if "cache" in result:
+                        problems.append(f"{result['p']}: {result['cache']}")
+                        continue
+                    if "stored" in result:
+                        stored += int(str(result["stored"]))
+                        continue
                     status = str(result["s"])
                     if status == "failed":
                         failed.append((str(result["p"]), str(result.get("e", ""))))
@@ -222,6 +240,9 @@ def compile_tree(
         bytes_added=added,
         seconds=time.monotonic() - started,
         done=frozenset(done),
+        cached=counts["cached"],
+        stored=stored,
+        cache_problem=problems[0] if problems else "",
     )
 
 
@@ -301,6 +322,11 @@ def compile_export(
     if early is not None:
         summary = early + summary
     say(summary.note())
+    if options.cache is not None:
+        if summary.cache_problem:
+            say(f"cache {options.cache.root} not written to: {summary.cache_problem}")
+        if summary.stored:
+            evict(options.cache)
     return summary
 
 

@@ -21,6 +21,7 @@ from uv_portable.cli_options import (
     AsJson,
     Base,
     Bundle,
+    CacheDir,
     Compile,
     Exclude,
     Force,
@@ -29,6 +30,7 @@ from uv_portable.cli_options import (
     KeepConfig,
     KeepTests,
     Level,
+    NoCache,
     NoVerify,
     Sbom,
     Target,
@@ -114,6 +116,8 @@ def export(
     base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Export SRC as a self-contained, relocatable Python environment at OUT."""
     cwd = Path.cwd()
@@ -169,6 +173,7 @@ def export(
         compile=compile_options(opts),
         sbom_path=sbom,
         base=base_path,
+        cache=None if no_cache else _cache_root(cache_dir),
     )
     report_export(result, as_json)
 
@@ -221,6 +226,8 @@ def build(
     as_json: AsJson = False,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Build the portable environment of a uv project, as configured in [tool.uv-portable]."""
     project = Path(os.path.abspath(project))
@@ -256,6 +263,7 @@ def build(
         say=_say,
         progress=progress_factory(),
         sbom_path=sbom,
+        cache=None if no_cache else _cache_root(cache_dir),
     )
     report_export(result, as_json)
 
@@ -357,6 +365,52 @@ def config_command(
             print(f"# {'; '.join(opts.sources)}")
             for key, value in opts.to_json().items():
                 print(f"{key} = {json.dumps(value)}")
+
+
+# --- the cache (issue 20): `uv-portable cache dir|size|clean`, as `uv cache` ---
+cache_app = typer.Typer(
+    help="Show or clean uv-portable's cache (pycs, import baselines).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(cache_app, name="cache")
+
+
+def _cache_root(option: Optional[Path]) -> Path:
+    from uv_portable.pyc_cache import cache_root
+
+    return cache_root(option)
+
+
+@cache_app.command("dir")
+def cache_dir_command(cache_dir: CacheDir = None) -> None:
+    """Print the cache folder."""
+    print(_cache_root(cache_dir))
+
+
+@cache_app.command("size")
+def cache_size_command(
+    cache_dir: CacheDir = None,
+    human: Annotated[bool, typer.Option("--human", "-H", help="In MB, with a file count.")] = False,
+) -> None:
+    """Print the cache's size in bytes."""
+    from uv_portable.pyc_cache import usage
+
+    files, total = usage(_cache_root(cache_dir))
+    print(f"{total / 1e6:.1f} MB in {files} files" if human else total)
+
+
+@cache_app.command("clean")
+def cache_clean_command(cache_dir: CacheDir = None) -> None:
+    """Remove every entry of the cache."""
+    from uv_portable.pyc_cache import clean
+
+    root = _cache_root(cache_dir)
+    files, total = clean(root)
+    _say(f"removed {files} files ({total / 1e6:.1f} MB) from {root}")
+
+
+# --- end cache ---
 
 
 def _interrupt(signum: int, frame: Optional[FrameType]) -> None:

@@ -100,3 +100,13 @@ Target = Annotated[
         "--target", metavar="NAME", help="Use [tool.uv-portable.targets.NAME] of the config."
     ),
 ]
+CacheDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        envvar="UV_PORTABLE_CACHE_DIR",
+        help="Cache folder for pycs and import baselines (default: ~/.cache/uv-portable).",
+    ),
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from uv_portable import baseline_cache
 from uv_portable.errors import ToolError, VerifyError
-from uv_portable.importcheck import baseline_of, compare
+from uv_portable.importcheck import ImportBaseline, baseline_of, compare
 from uv_portable.model import Finding, Plan
-from uv_portable.probe import ProbeRun, probe_interpreter, probe_tree
+from uv_portable.probe import probe_interpreter, probe_tree
+from uv_portable.pyc_cache import Cache
 from uv_portable.verify import verify_tree
 
 
@@ -26,21 +28,40 @@ class Verified:
     requirements: tuple[str, ...] = ()
 
 
+class SourceBaseline(NamedTuple):
+    """The source venv's import baseline, and whether it came from the cache."""
+
+    baseline: ImportBaseline
+    reused: bool = False
+
+
 def source_imports(
     early: Future[Any] | None,
     python: Path,
     modules: tuple[str, ...],
     pycache: Path,
-) -> ProbeRun:
-    """The source venv's imports, once the early compile is done (whatever its outcome: its
-    failure is the export's, raised by the main thread)."""
+    cache: Cache | None = None,
+    key: str = "",
+) -> SourceBaseline:
+    """The source venv's baseline: from the cache under key when an export of the unchanged
+    source stored it, else its imports, once the early compile is done (whatever its
+    outcome: its failure is the export's, raised by the main thread)."""
+    if cache is not None:
+        stored = baseline_cache.load(cache, key)
+        if stored is not None:
+            baseline_cache.touch(cache, key)
+            return SourceBaseline(stored, reused=True)
     if early is not None:
         wait([early])
-    return probe_interpreter(python, modules, pycache=pycache)
+    run = probe_interpreter(python, modules, pycache=pycache)
+    baseline = baseline_of(run)
+    if cache is not None and baseline_cache.cacheable(run):
+        baseline_cache.store(cache, key, baseline)
+    return SourceBaseline(baseline)
 
 
 def verify_export(
-    root: Path, plan: Plan, modules: tuple[str, ...], source_run: Future[ProbeRun] | None
+    root: Path, plan: Plan, modules: tuple[str, ...], source_run: Future[SourceBaseline] | None
 ) -> Verified:
     """Static checks of the staged tree, then its imports against the source's (moved, with
     the host's Python hidden where a sandbox is available); the first error is raised."""
@@ -57,7 +78,7 @@ def verify_export(
         run = probe_tree(root, modules)
     except ToolError:  # no sandbox here: in place is still a test of the copied tree
         run = probe_tree(root, modules, isolation="none")
-    baseline = baseline_of(source_run.result())
+    baseline = source_run.result().baseline
     found = compare(baseline, run)
     _raise_first_error(found, "the export does not do what the source venv does")
     return Verified(
