@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, WITHOUT_DAC, cli
+from tests.helpers import REPO, WITHOUT_DAC, cli, make_venv
+from uv_portable.bytecode import CompileOptions, Source, compile_tree
 from uv_portable.pyc_cache import Cache, evict, usage
+from uv_portable.source import load_source
 
 LIB = "lib/python3.12"
 
@@ -193,3 +195,35 @@ def test_eviction_removes_the_least_recently_used(tmp_path: Path) -> None:
     assert evict(Cache(tmp_path, limit=5_000)) == (6, 6000)  # down to 90% of the bound
     assert sorted(p.name for p in folder.iterdir()) == ["e6", "e7", "e8", "e9"]
     assert usage(tmp_path) == (4, 4000)
+
+
+FOLDERS = ("email", "json", "asyncio", "logging", "unittest", "http", "xml", "encodings")
+
+
+@pytest.mark.parametrize("minor", ["3.10", "3.12"])
+def test_a_pyc_does_not_depend_on_what_its_batch_compiled_before(
+    minor: str, tmp_path: Path
+) -> None:
+    """The property that lets a pyc made by one export stand in for another's: the same
+    sources compiled in other batches and orders give the same bytes (on 3.10, some of these
+    differ without the worker's interning and marshal round trip; 3.12 differs more rarely)."""
+    base = load_source(make_venv(tmp_path / "venv", minor, [])).base
+    stdlib = base.stdlib
+    names = sorted(
+        str(p.relative_to(stdlib)) for folder in FOLDERS for p in (stdlib / folder).rglob("*.py")
+    )
+    assert len(names) > 200
+
+    def compiled(order: list[str], name: str) -> dict[str, bytes]:
+        root = tmp_path / name
+        root.mkdir()
+        sources = [Source(f"lib/{base.libdir_name}/{n}", 0, stdlib / n) for n in order]
+        summary = compile_tree(root, sources, base.executable, CompileOptions())
+        assert summary.compiled == len(order) and not summary.failed
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*.pyc")}
+
+    forward = compiled(names, "forward")
+    backward = compiled(names[::-1], "backward")
+    shuffled = compiled(names[1::2] + names[0::2], "shuffled")
+    assert len(forward) == len(names)
+    assert forward == backward == shuffled
