@@ -279,6 +279,7 @@ def options_json(
     """The options that shaped the tree, for the manifest (never the output's path)."""
     return {
         "bytecode": compile.invalidation if compile is not None else None,
+        "bytecode_of_package_tests": compile.tests if compile is not None else None,
         "keep_tests": options.keep_tests,
         "keep_config": options.keep_config,
         "exclude": list(options.exclude),

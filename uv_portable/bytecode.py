@@ -36,6 +36,7 @@ class CompileOptions:
     invalidation: str = "unchecked-hash"  # or "checked-hash"
     workers: int | None = None  # parallel worker processes (default: all cores)
     cache: Cache | None = None  # compiled pycs are taken from and stored in its pyc folder
+    tests: bool = False  # also the sources in packages' test folders (see in_package_tests)
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,24 @@ class Source(NamedTuple):
     read_from: Path | None = None
 
 
-def _sources(root: Path, libdir: str, skip: frozenset[str]) -> list[Source]:
-    """Every regular .py file below lib/<libdir> not in skip, sorted."""
+TEST_FOLDERS = frozenset({"tests", "test"})
+
+
+def in_package_tests(rel: str, libdir: str) -> bool:
+    """Whether rel (relative to the export) is in a test folder inside a package of
+    site-packages (``pandas/tests/...``, ``numpy/core/tests/...``); the standard library's
+    test suite is --keep-tests' business. They are 73% of the sources of a numpy + pandas +
+    pyarrow venv and 70% of its pycs' bytes, so they are compiled only with --compile-tests."""
+    prefix = f"lib/{libdir}/site-packages/"
+    if not rel.startswith(prefix):
+        return False
+    folders = rel[len(prefix) :].split("/")[1:-1]  # below the top-level package, not the file
+    return not TEST_FOLDERS.isdisjoint(folders)
+
+
+def _sources(root: Path, libdir: str, skip: frozenset[str], tests: bool = True) -> list[Source]:
+    """Every regular .py file below lib/<libdir> not in skip (nor, unless tests, in a
+    package's test folder), sorted."""
     found: list[Source] = []
 
     def walk(folder: str) -> None:
@@ -118,6 +135,7 @@ def _sources(root: Path, libdir: str, skip: frozenset[str]) -> list[Source]:
             elif (
                 entry.name.endswith(".py")
                 and rel not in skip
+                and (tests or not in_package_tests(rel, libdir))
                 and entry.is_file(follow_symlinks=False)
             ):
                 found.append(Source(rel, entry.stat(follow_symlinks=False).st_size))
@@ -127,9 +145,10 @@ def _sources(root: Path, libdir: str, skip: frozenset[str]) -> list[Source]:
     return found
 
 
-def early_sources(plan: Plan, libdir: str) -> list[Source]:
-    """The planned copies of .py files below lib/<libdir> that no pyc of the source comes with,
-    read from where they are copied from: they can be compiled while the tree is copied."""
+def early_sources(plan: Plan, libdir: str, tests: bool = True) -> list[Source]:
+    """The planned copies of .py files below lib/<libdir> that no pyc of the source comes with
+    (nor, unless tests, in a package's test folder), read from where they are copied from: they
+    can be compiled while the tree is copied."""
     prefix = f"lib/{libdir}/"
     copies = [a for a in plan.actions if isinstance(a, CopyFile) and a.dest.startswith(prefix)]
     pycs: dict[str, list[str]] = {}  # folder -> names of the pycs planned in its __pycache__
@@ -147,7 +166,9 @@ def early_sources(plan: Plan, libdir: str) -> list[Source]:
     return sorted(
         Source(a.dest, a.src.stat().st_size, a.src)
         for a in copies
-        if a.dest.endswith(".py") and not cached(a.dest)
+        if a.dest.endswith(".py")
+        and not cached(a.dest)
+        and (tests or not in_package_tests(a.dest, libdir))
     )
 
 
@@ -250,7 +271,9 @@ def compile_options(opts: Options) -> CompileOptions | None:
     """The bytecode options from merged options (None: do not compile)."""
     if not opts.compile:
         return None
-    return CompileOptions(invalidation=opts.invalidation_mode, workers=opts.threads)
+    return CompileOptions(
+        invalidation=opts.invalidation_mode, workers=opts.threads, tests=opts.compile_tests
+    )
 
 
 def host_interpreter(base: Interpreter) -> Path | None:
@@ -294,7 +317,7 @@ def compile_copies(
     imports run with it as sys.pycache_prefix find them too. None for another platform."""
     if not base.on_host:
         return None
-    sources = early_sources(plan, base.libdir_name)
+    sources = early_sources(plan, base.libdir_name, options.tests)
     return compile_tree(root, sources, base.executable, options, mirror=mirror)
 
 
@@ -317,7 +340,7 @@ def compile_export(
         )
         return None
     skip = early.done if early is not None else frozenset()
-    sources = _sources(root, base.libdir_name, skip)
+    sources = _sources(root, base.libdir_name, skip, options.tests)
     summary = compile_tree(root, sources, python, options, progress)
     if early is not None:
         summary = early + summary

@@ -23,6 +23,7 @@ from uv_portable.cli_options import (
     Bundle,
     CacheDir,
     Compile,
+    CompileTests,
     Exclude,
     Force,
     Format,
@@ -113,6 +114,7 @@ def export(
     bundle: Bundle = None,
     compile_: Compile = None,
     invalidation_mode: InvalidationMode = None,
+    compile_tests: CompileTests = None,
     base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
@@ -135,6 +137,7 @@ def export(
             bundle,
             compile_,
             invalidation_mode,
+            compile_tests,
         ),
         base=str(base) if base is not None else None,
     )
@@ -222,6 +225,7 @@ def build(
     bundle: Bundle = None,
     compile_: Compile = None,
     invalidation_mode: InvalidationMode = None,
+    compile_tests: CompileTests = None,
     force: Force = False,
     as_json: AsJson = False,
     no_verify: NoVerify = False,
@@ -250,6 +254,7 @@ def build(
             bundle,
             compile_,
             invalidation_mode,
+            compile_tests,
         ),
     )
     from uv_portable import api

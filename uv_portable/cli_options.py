@@ -72,6 +72,13 @@ Compile = Annotated[
         help="Compile every .py to bytecode that stays valid in archives (default: on).",
     ),
 ]
+CompileTests = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--compile-tests/--no-compile-tests",
+        help="Also compile the .py files in packages' test folders (default: off).",
+    ),
+]
 InvalidationMode = Annotated[
     Optional[str],
     typer.Option(

@@ -46,6 +46,7 @@ class Options:
     allow_missing: tuple[str, ...] = ()
     base: str | None = None  # a Windows venv's base install, as seen from this machine
     compile: bool = True  # hash-based pycs for every .py of the export
+    compile_tests: bool = False  # ... including those in packages' test folders
     invalidation_mode: str = "unchecked-hash"
     sources: tuple[str, ...] = field(default=(), compare=False)  # where values came from
 
@@ -115,7 +116,7 @@ def _parse_table(table: dict[str, Any], target: str | None) -> dict[str, Any]:
             _expect(value in FORMATS, target, key, "one of " + ", ".join(FORMATS), value)
         elif key in ("groups", "extras", "exclude", "allow-missing"):
             value = _str_list(value, target, key)
-        elif key in ("no-dev", "keep-tests", "keep-config", "bundle", "compile"):
+        elif key in ("no-dev", "keep-tests", "keep-config", "bundle", "compile", "compile-tests"):
             _expect(isinstance(value, bool), target, key, "true or false", value)
         elif key == "target-glibc":
             ok = isinstance(value, str) and bool(
@@ -199,6 +200,7 @@ class ExportOverrides(TypedDict):
     """The export options given on the command line (None: not given), as Options fields."""
 
     compile: bool | None
+    compile_tests: bool | None
     invalidation_mode: str | None
     format: str | None
     compression_level: int | None
@@ -225,6 +227,7 @@ def export_overrides(
     bundle: bool | None,
     compile_: bool | None,
     invalidation_mode: str | None,
+    compile_tests: bool | None = None,
 ) -> ExportOverrides:
     """The export options that `export` and `build` share, checked, as Options overrides."""
     if invalidation_mode is not None and invalidation_mode not in INVALIDATION_MODES:
@@ -234,6 +237,7 @@ def export_overrides(
         )
     return ExportOverrides(
         compile=compile_,
+        compile_tests=compile_tests,
         invalidation_mode=invalidation_mode,
         format=fmt,
         compression_level=level,

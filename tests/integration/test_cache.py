@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, WITHOUT_DAC, cli, make_venv
-from uv_portable.bytecode import CompileOptions, Source, compile_tree
+from uv_portable.bytecode import CompileOptions, Source, compile_tree, in_package_tests
 from uv_portable.pyc_cache import Cache, evict, usage
 from uv_portable.source import load_source
 
@@ -227,3 +227,21 @@ def test_a_pyc_does_not_depend_on_what_its_batch_compiled_before(
     shuffled = compiled(names[1::2] + names[0::2], "shuffled")
     assert len(forward) == len(names)
     assert forward == backward == shuffled
+
+
+@pytest.mark.parametrize(
+    ("rel", "expected"),
+    [
+        ("lib/python3.12/site-packages/pandas/tests/frame/test_api.py", True),
+        ("lib/python3.12/site-packages/numpy/_core/tests/test_umath.py", True),
+        ("lib/python3.12/site-packages/pkg/test/helpers.py", True),
+        ("lib/python3.12/site-packages/pandas/core/frame.py", False),
+        ("lib/python3.12/site-packages/numpy/testing/__init__.py", False),  # used at run time
+        ("lib/python3.12/site-packages/tests/__init__.py", False),  # a top-level package
+        ("lib/python3.12/site-packages/test.py", False),
+        ("lib/python3.12/test/test_os.py", False),  # the stdlib's: --keep-tests decides
+        ("lib/python3.12/site-packages/pkg/tests.py", False),
+    ],
+)
+def test_package_test_folders(rel: str, expected: bool) -> None:
+    assert in_package_tests(rel, "python3.12") is expected
