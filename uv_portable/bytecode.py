@@ -23,9 +23,10 @@ from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
 from uv_portable.pyc_cache import Cache, evict
 
-# Files per worker process. Each batch gets a fresh process: marshal's output depends on what
-# the process compiled before (reference counts decide FLAG_REF), so a fixed batching makes
-# the pycs reproducible whatever the number of workers.
+# Files per worker process. Each batch gets a fresh process: marshal's output can depend on
+# what the process compiled before (pyc_worker removes that on 3.9-3.11; on 3.12 and 3.13 a
+# rare file's FLAG_REF bits still do), so a fixed batching keeps the pycs, and the archives,
+# identical whatever the number of workers.
 BATCH = 96
 
 

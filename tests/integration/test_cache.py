@@ -133,6 +133,31 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_line(
     assert list(readonly.iterdir()) == []
 
 
+def test_a_full_cache_stops_storing_with_one_line(
+    small_venv: Path, reference: bytes, tmp_path: Path
+) -> None:
+    """The cache on a 12 KB tmpfs (in a private mount namespace, as root): the first entries
+    fit, then the disk is full; the export goes on and says so once."""
+    full = tmp_path / "full"
+    full.mkdir()
+    out = tmp_path / "f.tar"
+    script = (
+        f"mount -t tmpfs -o size=12k none {full} && exec {sys.executable} -m uv_portable "
+        f"export {small_venv} {out} --no-verify --cache-dir {full}"
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == reference
+    assert proc.stderr.count("not written to") == 1, proc.stderr
+    assert "No space left on device" in proc.stderr
+
+
 def test_the_import_baseline_is_reused_until_the_source_changes(
     small_venv_copy: Path, tmp_path: Path
 ) -> None:
