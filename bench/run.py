@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -56,6 +58,15 @@ def drop(path: Path) -> None:
         path.unlink()
 
 
+class Row(NamedTuple):
+    """One command of an interleaved table: what it writes, and what runs untimed before it."""
+
+    label: str
+    out: Path
+    command: Command
+    setup: Callable[[], None] | None = None
+
+
 class Table:
     """Rows of (label, seconds, output bytes), each the best of `repeat` runs."""
 
@@ -72,20 +83,20 @@ class Table:
         self.rows.append((label, best, size(out)))
         return best
 
-    def paired(
-        self, a: tuple[str, Path, Command], b: tuple[str, Path, Command]
-    ) -> tuple[float, float]:
-        """Run two commands alternately `repeat` times each (so that both meet the same page
-        cache and writeback state: a copy's time here varies 4x with what the kernel is still
-        flushing); keep and return the medians."""
-        times: tuple[list[float], list[float]] = ([], [])
+    def interleaved(self, rows: Sequence[Row]) -> dict[str, float]:
+        """Run the rows in turn, `repeat` rounds (so that all meet the same page cache and
+        writeback state: a copy's time here varies 4x with what the kernel is still flushing),
+        each after its untimed setup; keep and return the medians by label."""
+        times: dict[str, list[float]] = {row.label: [] for row in rows}
         for _ in range(self.repeat):
-            for (_, out, command), runs in zip((a, b), times):
-                drop(out)
-                runs.append(timed(command))
-        medians = statistics.median(times[0]), statistics.median(times[1])
-        for (label, out, _), median in zip((a, b), medians):
-            self.rows.append((label, median, size(out)))
+            for row in rows:
+                drop(row.out)
+                if row.setup is not None:
+                    row.setup()
+                times[row.label].append(timed(row.command))
+        medians = {label: statistics.median(runs) for label, runs in times.items()}
+        for row in rows:
+            self.rows.append((row.label, medians[row.label], size(row.out)))
         return medians
 
     def size_of(self, label: str) -> int:
@@ -112,84 +123,64 @@ def main() -> None:
         t = Table(args.repeat)
         cp_dest = work / "cp"
         copy = f"mkdir -p {cp_dest} && cp -a {venv} {cp_dest}/venv && cp -a {base} {cp_dest}/base"
-        export = [*cli, "export", str(venv)]
-        folder, cp = t.paired(
-            ("uv-portable export (folder)", work / "env", [*export, str(work / "env")]),
-            ("cp -a (source venv + base prefix)", cp_dest, copy),
-        )
-        folder_nc = t.run(
-            "uv-portable export --no-compile (folder)",
-            work / "env-nc",
-            [*export, str(work / "env-nc"), "--no-compile"],
-        )
+        cache = work / "cache"
+        export = [*cli, "export", str(venv), "--cache-dir", str(cache)]
+
+        def empty_cache() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+
+        def exp(label: str, out: str, *extra: str, cold: bool = False) -> Row:
+            return Row(
+                label, work / out, [*export, str(work / out), *extra], empty_cache if cold else None
+            )
+
+        pigz_label = f"tar | pigz -p{threads} -3 (exported tree)"
         pigz_command = (
             f"tar -cf - -C {work / 'env'} . | pigz -3 -p{threads} > {work / 'pigz.tar.gz'}"
         )
-        gz, pigz = t.paired(
-            (
-                "uv-portable export env.tar.gz",
-                work / "env.tar.gz",
-                [*export, str(work / "env.tar.gz")],
-            ),
-            (f"tar | pigz -p{threads} -3 (exported tree)", work / "pigz.tar.gz", pigz_command),
-        )
-        zst = t.run(
-            "uv-portable export env.tar.zst",
-            work / "env.tar.zst",
-            [*export, str(work / "env.tar.zst")],
-        )
-        nc_gz = work / "nc.tar.gz"
-        gz_nc = t.run(
-            "uv-portable export env.tar.gz --no-compile",
-            nc_gz,
-            [*export, str(nc_gz), "--no-compile"],
-        )
-        # The recommended source: a venv installed with pycs (uv --compile-bytecode), whose valid
-        # pycs an export re-heads instead of recompiling.
-        subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j0", str(venv / "lib")],
-            check=True,
-            capture_output=True,
-        )
-        cp_c = t.run(
-            "cp -a (venv with pycs + base prefix)",
-            cp_dest,
-            f"mkdir -p {cp_dest} && cp -a {venv} {cp_dest}/venv && cp -a {base} {cp_dest}/base",
-        )
-        folder_c = t.run(
-            "uv-portable export (folder) of the venv with pycs",
-            work / "env-c",
-            [*export, str(work / "env-c")],
-        )
-        gz_c = t.run(
-            "uv-portable export env.tar.gz of the venv with pycs",
-            work / "env-c.tar.gz",
-            [*export, str(work / "env-c.tar.gz")],
-        )
+        rows = [
+            Row("cp -a (source venv + base prefix)", cp_dest, copy),
+            exp("folder, cold cache", "env-cold", cold=True),
+            exp("folder, warm", "env"),
+            exp("folder --no-verify, warm", "env-nv", "--no-verify"),
+            exp("folder --no-compile, warm", "env-nc", "--no-compile"),
+            Row(pigz_label, work / "pigz.tar.gz", pigz_command),
+            exp("tar.gz, cold cache", "cold.tar.gz", cold=True),
+            exp("tar.gz, warm", "env.tar.gz"),
+            exp("tar.gz --no-verify, warm", "nv.tar.gz", "--no-verify"),
+            exp("tar.gz --no-compile, warm", "nc.tar.gz", "--no-compile"),
+        ]
         venv_pack_bin = shutil.which("venv-pack")
         if venv_pack_bin:
-            vp = t.run(
-                "venv-pack (no interpreter)",
-                work / "vp.tar.gz",
-                [venv_pack_bin, "-p", str(venv), "-o", str(work / "vp.tar.gz")],
+            vp_out = work / "vp.tar.gz"
+            rows.append(
+                Row(
+                    "venv-pack (no interpreter)",
+                    vp_out,
+                    [venv_pack_bin, "-p", str(venv), "-o", str(vp_out)],
+                )
             )
-            ratios.append(("venv-pack / tar.gz export", vp / gz, ">= 3"))
-
+        m = t.interleaved(rows)
+        cp, pigz = m["cp -a (source venv + base prefix)"], m[pigz_label]
+        nc_gz = work / "nc.tar.gz"
         ratios += [
-            ("folder export / cp -a (interleaved runs)", folder / cp, "<= 1.2"),
-            ("folder export --no-compile / cp -a", folder_nc / cp, "<= 1.2"),
-            ("folder export of the venv with pycs / cp -a of it", folder_c / cp_c, "<= 1.2"),
-            ("tar.gz export / tar + pigz (same level, interleaved runs)", gz / pigz, "<= 1.2"),
-            ("tar.gz export --no-compile / tar + pigz", gz_nc / pigz, "<= 1.2"),
-            ("tar.gz export of the venv with pycs / tar + pigz", gz_c / pigz, "<= 1.2"),
+            ("folder, warm / cp -a", m["folder, warm"] / cp, "<= 2.0"),
+            ("folder --no-verify, warm / cp -a", m["folder --no-verify, warm"] / cp, "<= 1.3"),
+            ("folder, cold cache / cp -a", m["folder, cold cache"] / cp, "<= 3"),
+            ("folder --no-compile, warm / cp -a", m["folder --no-compile, warm"] / cp, "-"),
+            ("tar.gz, warm / tar | pigz", m["tar.gz, warm"] / pigz, "<= 1.0"),
+            ("tar.gz --no-verify, warm / tar | pigz", m["tar.gz --no-verify, warm"] / pigz, "-"),
+            ("tar.gz, cold cache / tar | pigz", m["tar.gz, cold cache"] / pigz, "-"),
+            ("tar.gz --no-compile, warm / tar | pigz", m["tar.gz --no-compile, warm"] / pigz, "-"),
             (
                 "tar.gz size / pigz size",
-                t.size_of("uv-portable export env.tar.gz")
-                / t.size_of(f"tar | pigz -p{threads} -3 (exported tree)"),
+                t.size_of("tar.gz, warm") / t.size_of(pigz_label),
                 "<= 1.10",
             ),
-            ("tar.zst export / tar + pigz", zst / pigz, "-"),
         ]
+        if venv_pack_bin:
+            vp = m["venv-pack (no interpreter)"]
+            ratios.append(("venv-pack / tar.gz, warm", vp / m["tar.gz, warm"], ">= 1.0"))
 
         runs = args.startup_runs
         src_python = venv / "bin" / "python"

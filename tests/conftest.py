@@ -10,6 +10,15 @@ import pytest
 from tests.helpers import make_venv
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test's exports get an empty cache of their own (UV_PORTABLE_CACHE_DIR, outside
+    tmp_path), so that what one test compiled never turns into another's "from the cache"."""
+    monkeypatch.setenv("UV_PORTABLE_CACHE_DIR", str(tmp_path_factory.mktemp("uvp-cache")))
+
+
 @pytest.fixture(scope="session")
 def small_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A uv relocatable venv on managed-style CPython 3.12 with one console-script package.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from uv_portable.archive import ArchiveSummary
+from uv_portable.baseline_cache import fingerprint
 from uv_portable.build import (
     check_project,
     create_project_venv,
@@ -44,12 +45,12 @@ from uv_portable.model import CopyFile, Finding, Plan, WriteFile
 from uv_portable.oci import check_entrypoint
 from uv_portable.output import MANIFEST_PATH, staging_dir
 from uv_portable.platforms import Platform, load_platform
-from uv_portable.probe import ProbeRun
 from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.pyc_cache import Cache, open_cache
 from uv_portable.sbom import make_sbom
-from uv_portable.settings import PlanOptions, Settings
+from uv_portable.settings import CompileOptions, PlanOptions, Settings
 from uv_portable.source import base_kind
-from uv_portable.verification import Verified, source_imports
+from uv_portable.verification import SourceBaseline, Verified, source_imports
 
 Say = Callable[[str], None]
 
@@ -133,9 +134,11 @@ def export(
     say: Say | None = None,
     progress: ProgressFactory | None = None,
     sbom_path: Path | None = None,
+    cache: Path | None = None,
 ) -> ExportResult:
     """Export the venv at src as a self-contained folder or archive at out (its format from
-    its name, or ``settings.format``). ``sbom_path`` writes a copy of the SBOM there too."""
+    its name, or ``settings.format``). ``sbom_path`` writes a copy of the SBOM there too;
+    ``cache`` is the cache folder for pycs and the source's import baseline (None: none)."""
     started = time.monotonic()
     emit = say or _quiet
     settings = settings or Settings()
@@ -149,7 +152,8 @@ def export(
         emit(f"removed {stale} leftover(s) of earlier exports that were killed")
     for note in (*destination.warnings, *plan.notes):
         emit(note)
-    job = _Job(platform, plan, destination, settings, verify, emit, progress)
+    store = open_cache(cache, emit) if cache is not None else None
+    job = _Job(platform, plan, destination, settings, verify, emit, progress, store)
     with _io_boundary(destination.path):
         result = job.run(sbom_path)
     if take_received() is not None:
@@ -168,6 +172,13 @@ class _Job:
     verify: bool
     say: Say
     progress: ProgressFactory | None
+    cache: Cache | None = None
+
+    @property
+    def bytecode(self) -> CompileOptions | None:
+        """How to compile, with the cache."""
+        options = self.settings.bytecode
+        return dataclasses.replace(options, cache=self.cache) if options is not None else None
 
     def run(self, sbom_path: Path | None) -> ExportResult:
         """Materialize, patch, compile, prove, document and publish."""
@@ -215,10 +226,10 @@ class _Job:
 
     def _start(
         self, pool: ThreadPoolExecutor, root: Path, stage: Path, modules: tuple[str, ...]
-    ) -> tuple[Future[CompileSummary | None] | None, Future[ProbeRun] | None]:
+    ) -> tuple[Future[CompileSummary | None] | None, Future[SourceBaseline] | None]:
         """While the tree is copied: compile the sources that come without pycs, then run the
         source's imports (the baseline) with those pycs."""
-        options, base = self.settings.bytecode, self.platform.source.base
+        options, base = self.bytecode, self.platform.source.base
         pycache = stage / "source-pycache"  # removed with the staging folder
         early = (
             pool.submit(compile_copies, root, self.plan, base, options, pycache)
@@ -226,8 +237,11 @@ class _Job:
             else None
         )
         python = self.platform.source.path / "bin" / "python"
+        key = fingerprint(self.platform.source, self.plan, modules) if self.cache else ""
         source_run = (
-            pool.submit(source_imports, early, python, modules, pycache) if modules else None
+            pool.submit(source_imports, early, python, modules, pycache, self.cache, key)
+            if modules
+            else None
         )
         return early, source_run
 
@@ -235,7 +249,7 @@ class _Job:
         self, root: Path, early: Future[CompileSummary | None] | None
     ) -> CompileSummary | None:
         """Bytecode for every .py, after patching and before proving."""
-        options = self.settings.bytecode
+        options = self.bytecode
         if options is None:
             return None
         done = early.result() if early is not None else None
@@ -243,12 +257,14 @@ class _Job:
         return compile_export(root, base, options, self.say, self.progress, done)
 
     def _prove(
-        self, root: Path, modules: tuple[str, ...], source_run: Future[ProbeRun] | None
+        self, root: Path, modules: tuple[str, ...], source_run: Future[SourceBaseline] | None
     ) -> Verified:
         if not self.verify:
             return Verified(requirements=self.plan.host_data)
         if source_run is None:
             self.say("imports not verified: the export is for another platform than this host")
+        elif source_run.result().reused:
+            self.say("imports: the source venv's baseline reused from the cache (source unchanged)")
         settings = self.settings
         return self.platform.verify(
             root, self.plan, settings.plan, modules, source_run, settings.sandbox
@@ -286,6 +302,7 @@ def options_json(
     archive = destination.archive
     return {
         "bytecode": settings.invalidation_mode if bytecode is not None else None,
+        "bytecode_of_package_tests": settings.compile_tests if bytecode is not None else None,
         "keep_tests": options.keep_tests,
         "keep_config": options.keep_config,
         "exclude": list(options.exclude),
@@ -329,6 +346,7 @@ def build(
     say: Say | None = None,
     progress: ProgressFactory | None = None,
     sbom_path: Path | None = None,
+    cache: Path | None = None,
 ) -> ExportResult:
     """Create a fresh relocatable venv of a uv project and export it; the project's .venv is
     never touched."""
@@ -349,6 +367,7 @@ def build(
             say=emit,
             progress=progress,
             sbom_path=sbom_path,
+            cache=cache,
         )
         emit(_base_note(result.plan))
         return dataclasses.replace(result, label=f"the project {project}")

@@ -21,11 +21,13 @@ from uv_portable.interrupts import ThreadPool
 from uv_portable.model import CopyFile, Interpreter, Plan
 from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.pyc_cache import evict
 from uv_portable.settings import CompileOptions
 
-# Files per worker process. Each batch gets a fresh process: marshal's output depends on what
-# the process compiled before (reference counts decide FLAG_REF), so a fixed batching makes
-# the pycs reproducible whatever the number of workers.
+# Files per worker process. Each batch gets a fresh process: marshal's output can depend on
+# what the process compiled before (pyc_worker removes that on 3.9-3.11; on 3.12 and 3.13 a
+# rare file's FLAG_REF bits still do), so a fixed batching keeps the pycs, and the archives,
+# identical whatever the number of workers.
 BATCH = 96
 
 
@@ -42,6 +44,9 @@ class CompileSummary:
     bytes_added: int
     seconds: float
     done: frozenset[str] = frozenset()  # sources whose pycs are valid now
+    cached: int = 0  # pycs taken from the bytecode cache instead of compiled
+    stored: int = 0  # bytes of new cache entries
+    cache_problem: str = ""  # why the cache could not be written (the first failure)
 
     def __add__(self, later: CompileSummary) -> CompileSummary:
         """This pass followed by a later one over the other sources."""
@@ -55,12 +60,16 @@ class CompileSummary:
             bytes_added=self.bytes_added + later.bytes_added,
             seconds=self.seconds + later.seconds,
             done=self.done | later.done,
+            cached=self.cached + later.cached,
+            stored=self.stored + later.stored,
+            cache_problem=self.cache_problem or later.cache_problem,
         )
 
     def note(self) -> str:
         """One line for the user."""
+        from_cache = f"{self.cached} from the cache, " if self.cached else ""
         text = (
-            f"bytecode: {self.sources} source files ({self.compiled} compiled, "
+            f"bytecode: {self.sources} source files ({self.compiled} compiled, {from_cache}"
             f"{self.converted + self.kept} existing pycs reused) in {self.seconds:.1f}s, "
             f"{self.bytes_added / 1e6:+.1f} MB"
         )
@@ -69,13 +78,13 @@ class CompileSummary:
         return text
 
 
-def _worker_argv(python: Path, checked: bool, mirror: Path | None) -> list[str]:
+def _worker_argv(python: Path, checked: bool, mirror: Path | None, cache: Path | None) -> list[str]:
     source = (Path(__file__).parent / "pyc_worker.py").read_text(encoding="utf-8")
     # -s -S: no site-packages code runs; -B: the worker's own imports write nothing;
     # no -I because it would ignore PYTHONHASHSEED (frozenset constants are ordered by hash).
     code = "import sys; del sys.path[0]\n" + source
-    extra = [str(mirror)] if mirror is not None else []
-    return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0", *extra]
+    folders = [str(mirror) if mirror else "", str(cache) if cache else ""]
+    return [str(python), "-s", "-S", "-B", "-c", code, "1" if checked else "0", *folders]
 
 
 class Source(NamedTuple):
@@ -87,8 +96,24 @@ class Source(NamedTuple):
     read_from: Path | None = None
 
 
-def _sources(root: Path, lib_dest: str, skip: frozenset[str]) -> list[Source]:
-    """Every regular .py file below lib_dest (lib/python3.X, or Lib) not in skip, sorted."""
+TEST_FOLDERS = frozenset({"tests", "test"})
+
+
+def in_package_tests(rel: str, lib_dest: str) -> bool:
+    """Whether rel (relative to the export) is in a test folder inside a package of
+    site-packages (``pandas/tests/...``, ``numpy/core/tests/...``); the standard library's
+    test suite is --keep-tests' business. They are 73% of the sources of a numpy + pandas +
+    pyarrow venv and 70% of its pycs' bytes, so they are compiled only with --compile-tests."""
+    prefix = f"{lib_dest}/site-packages/"
+    if not rel.startswith(prefix):
+        return False
+    folders = rel[len(prefix) :].split("/")[1:-1]  # below the top-level package, not the file
+    return not TEST_FOLDERS.isdisjoint(folders)
+
+
+def _sources(root: Path, lib_dest: str, skip: frozenset[str], tests: bool = True) -> list[Source]:
+    """Every regular .py file below lib_dest (lib/python3.X, or Lib) not in skip (nor, unless
+    tests, in a package's test folder), sorted."""
     found: list[Source] = []
 
     def walk(folder: str) -> None:
@@ -102,6 +127,7 @@ def _sources(root: Path, lib_dest: str, skip: frozenset[str]) -> list[Source]:
             elif (
                 entry.name.endswith(".py")
                 and rel not in skip
+                and (tests or not in_package_tests(rel, lib_dest))
                 and entry.is_file(follow_symlinks=False)
             ):
                 found.append(Source(rel, entry.stat(follow_symlinks=False).st_size))
@@ -111,9 +137,10 @@ def _sources(root: Path, lib_dest: str, skip: frozenset[str]) -> list[Source]:
     return found
 
 
-def early_sources(plan: Plan, lib_dest: str) -> list[Source]:
-    """The planned copies of .py files below lib_dest that no pyc of the source comes with,
-    read from where they are copied from: they can be compiled while the tree is copied."""
+def early_sources(plan: Plan, lib_dest: str, tests: bool = True) -> list[Source]:
+    """The planned copies of .py files below lib_dest that no pyc of the source comes with
+    (nor, unless tests, in a package's test folder), read from where they are copied from: they
+    can be compiled while the tree is copied."""
     prefix = f"{lib_dest}/"
     copies = [a for a in plan.actions if isinstance(a, CopyFile) and a.dest.startswith(prefix)]
     pycs: dict[str, list[str]] = {}  # folder -> names of the pycs planned in its __pycache__
@@ -131,7 +158,9 @@ def early_sources(plan: Plan, lib_dest: str) -> list[Source]:
     return sorted(
         Source(a.dest, a.src.stat().st_size, a.src)
         for a in copies
-        if a.dest.endswith(".py") and not cached(a.dest)
+        if a.dest.endswith(".py")
+        and not cached(a.dest)
+        and (tests or not in_package_tests(a.dest, lib_dest))
     )
 
 
@@ -177,9 +206,12 @@ def compile_tree(
     """Compile sources (paths relative to root) into __pycache__ below root with python (and
     link those read from elsewhere into mirror, see pyc_worker)."""
     started = time.monotonic()
-    argv = _worker_argv(python, options.invalidation == "checked-hash", mirror)
+    pycs = options.cache.pycs if options.cache is not None else None
+    argv = _worker_argv(python, options.invalidation == "checked-hash", mirror, pycs)
     batches = [sources[i : i + BATCH] for i in range(0, len(sources), BATCH)]
-    counts = {"compiled": 0, "converted": 0, "kept": 0}
+    counts = {"compiled": 0, "cached": 0, "converted": 0, "kept": 0}
+    problems: list[str] = []
+    stored = 0
     failed: list[tuple[str, str]] = []
     done: list[str] = []
     added = 0
@@ -193,6 +225,12 @@ def compile_tree(
         try:
             for batch, job in zip(batches, jobs):
                 for result in job.result():
+                    if "cache" in result:
+                        problems.append(f"{result['p']}: {result['cache']}")
+                        continue
+                    if "stored" in result:
+                        stored += int(str(result["stored"]))
+                        continue
                     status = str(result["s"])
                     if status == "failed":
                         failed.append((str(result["p"]), str(result.get("e", ""))))
@@ -215,6 +253,9 @@ def compile_tree(
         bytes_added=added,
         seconds=time.monotonic() - started,
         done=frozenset(done),
+        cached=counts["cached"],
+        stored=stored,
+        cache_problem=problems[0] if problems else "",
     )
 
 
@@ -273,7 +314,7 @@ def compile_copies(
     imports run with it as sys.pycache_prefix find them too. None for another platform."""
     if not base.on_host:
         return None
-    sources = early_sources(plan, base.lib_dest)
+    sources = early_sources(plan, base.lib_dest, options.tests)
     return compile_tree(root, sources, base.executable, options, mirror=mirror)
 
 
@@ -296,11 +337,16 @@ def compile_export(
         )
         return None
     skip = early.done if early is not None else frozenset()
-    sources = _sources(root, base.lib_dest, skip)
+    sources = _sources(root, base.lib_dest, skip, options.tests)
     summary = compile_tree(root, sources, python, options, progress)
     if early is not None:
         summary = early + summary
     say(summary.note())
+    if options.cache is not None:
+        if summary.cache_problem:
+            say(f"cache {options.cache.root} not written to: {summary.cache_problem}")
+        if summary.stored:
+            evict(options.cache)
     return summary
 
 

@@ -19,7 +19,9 @@ from uv_portable.cli_options import (
     AsJson,
     Base,
     Bundle,
+    CacheDir,
     Compile,
+    CompileTests,
     DryRun,
     Entrypoint,
     Exclude,
@@ -29,6 +31,7 @@ from uv_portable.cli_options import (
     KeepConfig,
     KeepTests,
     Level,
+    NoCache,
     NoProgress,
     NoVerify,
     Quiet,
@@ -153,6 +156,7 @@ class _ExportFlags:
     allow_missing: Optional[list[str]]
     bundle: Optional[bool]
     compile: Optional[bool]
+    compile_tests: Optional[bool]
     invalidation_mode: Optional[str]
     entrypoint: Optional[str]
     sandbox: Optional[str]
@@ -197,10 +201,13 @@ def export(
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
     compile_: Compile = None,
+    compile_tests: CompileTests = None,
     invalidation_mode: InvalidationMode = None,
     base: Base = None,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
     no_progress: NoProgress = False,
@@ -209,7 +216,7 @@ def export(
     _ui.set(quiet, verbose, no_progress)
     flags = _ExportFlags(
         fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
-        allow_missing, bundle, compile_, invalidation_mode, entrypoint, sandbox,
+        allow_missing, bundle, compile_, compile_tests, invalidation_mode, entrypoint, sandbox,
     )  # fmt: skip
     settings = flags.apply(_project_settings(Path.cwd(), target))
     settings = settings.given({"base": str(base) if base else None}, "flag")
@@ -230,6 +237,7 @@ def export(
     result = api.export(
         src, out, settings, force=force, verify=not no_verify, say=_ui.say,
         progress=progress_factory() if _ui.progress else None, sbom_path=sbom,
+        cache=None if no_cache else _cache_root(cache_dir),
     )  # fmt: skip
     report_export(result, as_json, _ui.say)
 
@@ -290,12 +298,15 @@ def build(
     allow_missing: AllowMissing = None,
     bundle: Bundle = None,
     compile_: Compile = None,
+    compile_tests: CompileTests = None,
     invalidation_mode: InvalidationMode = None,
     force: Force = False,
     dry_run: DryRun = False,
     as_json: AsJson = False,
     no_verify: NoVerify = False,
     sbom: Sbom = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
     no_progress: NoProgress = False,
@@ -308,7 +319,7 @@ def build(
     found = find_project(project)
     flags = _ExportFlags(
         fmt, level, threads, arcroot, keep_tests, keep_config, exclude, target_glibc,
-        allow_missing, bundle, compile_, invalidation_mode, entrypoint, sandbox,
+        allow_missing, bundle, compile_, compile_tests, invalidation_mode, entrypoint, sandbox,
     )  # fmt: skip
     loaded = load_config(found, target)
     _ui.say(f"config: {describe(found, loaded)}")
@@ -321,6 +332,7 @@ def build(
     result = api.build(
         found, settings, output=output, force=force, verify=not no_verify, say=_ui.say,
         progress=progress_factory() if _ui.progress else None, sbom_path=sbom,
+        cache=None if no_cache else _cache_root(cache_dir),
     )  # fmt: skip
     report_export(result, as_json, _ui.say)
 
@@ -427,6 +439,49 @@ def config_command(
             print(json.dumps({**settings.to_json(), "origins": origins}, indent=2))
         else:
             print_config(settings, project / "pyproject.toml")
+
+
+cache_app = typer.Typer(
+    help="Show or clean uv-portable's cache (pycs, import baselines), as `uv cache` does.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(cache_app, name="cache", short_help="Show or clean the cache of pycs and baselines.")
+
+
+def _cache_root(option: Optional[Path]) -> Path:
+    from uv_portable.pyc_cache import cache_root
+
+    return cache_root(option)
+
+
+@cache_app.command("dir", short_help="Print the cache folder.")
+def cache_dir_command(cache_dir: CacheDir = None) -> None:
+    """Print the cache folder."""
+    print(_cache_root(cache_dir))
+
+
+@cache_app.command("size", short_help="Print the cache's size.")
+def cache_size_command(
+    cache_dir: CacheDir = None,
+    human: Annotated[bool, typer.Option("--human", "-H", help="In MB, with a file count.")] = False,
+) -> None:
+    """Print the cache's size in bytes."""
+    from uv_portable.pyc_cache import usage
+
+    files, total = usage(_cache_root(cache_dir))
+    print(f"{total / 1e6:.1f} MB in {files} files" if human else total)
+
+
+@cache_app.command("clean", short_help="Remove every entry of the cache.")
+def cache_clean_command(cache_dir: CacheDir = None) -> None:
+    """Remove every entry of the cache."""
+    from uv_portable.pyc_cache import clean
+
+    root = _cache_root(cache_dir)
+    files, total = clean(root)
+    _say(f"removed {files} files ({total / 1e6:.1f} MB) from {root}")
 
 
 def run(argv: Optional[list[str]] = None) -> int:

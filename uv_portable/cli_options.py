@@ -102,6 +102,13 @@ Compile = Annotated[
         show_default=False,
     ),
 ]
+CompileTests = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--compile-tests/--no-compile-tests",
+        help="Also compile the .py files in packages' test folders (default: off).",
+    ),
+]
 InvalidationMode = Annotated[
     Optional[str],
     typer.Option(
@@ -149,3 +156,14 @@ Sandbox = Annotated[
         show_default=False,
     ),
 ]
+CacheDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        envvar="UV_PORTABLE_CACHE_DIR",
+        help="Cache folder for pycs and import baselines (default: ~/.cache/uv-portable).",
+        show_default=False,
+    ),
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]

@@ -104,6 +104,7 @@ def report_export(result: ExportResult, as_json: bool, say: Callable[[str], None
             summary["bytecode"] = {
                 "sources": b.sources,
                 "compiled": b.compiled,
+                "from_cache": b.cached,
                 "reused": b.converted + b.kept,
                 "failed": [{"path": p, "error": e} for p, e in b.failed],
                 "bytes_added": b.bytes_added,

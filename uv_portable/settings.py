@@ -10,12 +10,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from uv_portable.errors import UsageError
 from uv_portable.formats import BY_NAME, FORMAT_NAMES, FormatError, check_level, resolve_format
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.spark import guard_spark_format, parse_spark_version
+
+if TYPE_CHECKING:
+    from uv_portable.pyc_cache import Cache
 
 INVALIDATION_MODES = ("unchecked-hash", "checked-hash")
 # How the export's verifying run (and `check --run`) hides the host's Python.
@@ -127,6 +130,7 @@ SPECS: dict[str, Spec] = {
     "allow_missing": Spec("allow-missing", "--allow-missing", _strings),
     "base": Spec("base", "--base", _string),
     "compile": Spec("compile", "--compile", _boolean),
+    "compile_tests": Spec("compile-tests", "--compile-tests", _boolean),
     "invalidation_mode": Spec(
         "invalidation-mode", "--invalidation-mode", _one_of(INVALIDATION_MODES)
     ),
@@ -188,6 +192,8 @@ class CompileOptions:
 
     invalidation: str = "unchecked-hash"  # or "checked-hash"
     workers: int | None = None  # parallel worker processes (default: all cores)
+    cache: Cache | None = None  # compiled pycs are taken from and stored in its pyc folder
+    tests: bool = False  # also the sources in packages' test folders (see in_package_tests)
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ class Settings:
     allow_missing: tuple[str, ...] = ()
     base: str | None = None  # a Windows venv's base install, as seen from this machine
     compile: bool = True  # hash-based pycs for every .py of the export
+    compile_tests: bool = False  # also packages' test folders (73% of the sources, measured)
     invalidation_mode: str = "unchecked-hash"
     entrypoint: str | None = None  # OCI images: a console script of bin/ as the Entrypoint
     sandbox: SandboxRequest = "auto"  # how the verifying run hides the host's Python
@@ -303,7 +310,9 @@ class Settings:
         """How to compile bytecode (None: do not compile)."""
         if not self.compile:
             return None
-        return CompileOptions(invalidation=self.invalidation_mode, workers=self.threads)
+        return CompileOptions(
+            invalidation=self.invalidation_mode, workers=self.threads, tests=self.compile_tests
+        )
 
     def archive(self, fmt: str) -> ArchiveOptions | None:
         """How to write an archive or image of this format (None for a folder)."""

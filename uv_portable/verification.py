@@ -8,15 +8,17 @@ from collections.abc import Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from uv_portable import baseline_cache
 from uv_portable.distributions import module_owners
 from uv_portable.errors import VerifyError
 from uv_portable.findings import finding
-from uv_portable.importcheck import baseline_of, compare
+from uv_portable.importcheck import ImportBaseline, baseline_of, compare
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
 from uv_portable.plan.venv import is_build_python
-from uv_portable.probe import IsolationRequest, ProbeRun, probe_interpreter, probe_tree
+from uv_portable.probe import IsolationRequest, probe_interpreter, probe_tree
+from uv_portable.pyc_cache import Cache
 from uv_portable.scripts import Shebang, parse_shebang
 from uv_portable.verify import verify_tree
 
@@ -32,24 +34,43 @@ class Verified:
     isolation_note: str = ""  # how the imports were isolated, and why not more
 
 
+class SourceBaseline(NamedTuple):
+    """The source venv's import baseline, and whether it came from the cache."""
+
+    baseline: ImportBaseline
+    reused: bool = False
+
+
 def source_imports(
     early: Future[Any] | None,
     python: Path,
     modules: tuple[str, ...],
     pycache: Path,
-) -> ProbeRun:
-    """The source venv's imports, once the early compile is done (whatever its outcome: its
-    failure is the export's, raised by the main thread)."""
+    cache: Cache | None = None,
+    key: str = "",
+) -> SourceBaseline:
+    """The source venv's baseline: from the cache under key when an export of the unchanged
+    source stored it, else its imports, once the early compile is done (whatever its
+    outcome: its failure is the export's, raised by the main thread)."""
+    if cache is not None:
+        stored = baseline_cache.load(cache, key)
+        if stored is not None:
+            baseline_cache.touch(cache, key)
+            return SourceBaseline(stored, reused=True)
     if early is not None:
         wait([early])
-    return probe_interpreter(python, modules, pycache=pycache)
+    run = probe_interpreter(python, modules, pycache=pycache)
+    baseline = baseline_of(run)
+    if cache is not None and baseline_cache.cacheable(run):
+        baseline_cache.store(cache, key, baseline)
+    return SourceBaseline(baseline)
 
 
 def verify_export(
     root: Path,
     plan: Plan,
     modules: tuple[str, ...],
-    source_run: Future[ProbeRun] | None,
+    source_run: Future[SourceBaseline] | None,
     sandbox: IsolationRequest = "auto",
 ) -> Verified:
     """Static checks of the staged tree and its scripts, then its imports and entry points
@@ -67,7 +88,7 @@ def verify_export(
     if source_run is None:
         return Verified(report.findings, requirements=report.host_requirements + plan.host_data)
     run = probe_tree(root, modules, isolation=sandbox)
-    baseline = baseline_of(source_run.result())
+    baseline = source_run.result().baseline
     found = compare(baseline, run, module_owners(plan.distributions))
     raise_first_error(found, "the export does not do what the source venv does")
     return Verified(

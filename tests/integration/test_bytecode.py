@@ -16,13 +16,18 @@ from uv_portable.bytecode import CompileOptions, compile_export
 from uv_portable.source import load_source
 
 LIB = "lib/python3.12"
-# Run by the exported interpreter: every .py without a valid hash-based plain pyc.
+# Run by the exported interpreter: every .py without a valid hash-based plain pyc (outside
+# packages' test folders unless tests).
 AUDIT = r"""
 import importlib.util, json, os, struct, sys
-root, checked = sys.argv[1], sys.argv[2] == "1"
+root, checked, tests = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
 bad, seen = [], 0
+site = os.path.join(root, "site-packages")
 for folder, dirs, files in os.walk(root):
     dirs[:] = [d for d in dirs if d != "__pycache__"]
+    inner = os.path.relpath(folder, site).split(os.sep)[1:]
+    if folder.startswith(site + os.sep) and not tests and {"tests", "test"} & set(inner):
+        continue
     for name in files:
         if not name.endswith(".py"):
             continue
@@ -41,10 +46,9 @@ print(json.dumps({"seen": seen, "bad": bad}))
 """
 
 
-def _audit(tree: Path, checked: bool = False) -> dict[str, Any]:
-    proc = run(
-        [str(tree / "bin" / "python"), "-B", "-c", AUDIT, str(tree / LIB), str(int(checked))]
-    )
+def _audit(tree: Path, checked: bool = False, tests: bool = False) -> dict[str, Any]:
+    python = str(tree / "bin" / "python")
+    proc = run([python, "-B", "-c", AUDIT, str(tree / LIB), str(int(checked)), str(int(tests))])
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
 
@@ -70,6 +74,21 @@ def test_folder_export_has_a_valid_pyc_for_every_source(small_venv: Path, tmp_pa
     summary = json.loads(proc.stdout)["bytecode"]
     assert summary["sources"] == audit["seen"] and summary["failed"] == []
     assert summary["compiled"] > 0 and summary["bytes_added"] > 0
+
+
+def test_package_tests_are_compiled_only_when_asked(small_venv: Path, tmp_path: Path) -> None:
+    tests = "site-packages/cowsay/tests"
+    manifest = "share/uv-portable/manifest.json"
+    for flag, wanted in (("--no-compile-tests", False), ("--compile-tests", True)):
+        out = tmp_path / flag
+        proc = cli("export", str(small_venv), str(out), "--no-verify", flag)
+        assert proc.returncode == 0, proc.stderr
+        assert any((out / LIB / tests).glob("*.py"))
+        assert any((out / LIB / tests).glob("__pycache__/*.pyc")) == wanted
+        options = json.loads((out / manifest).read_text())["options"]
+        assert options["bytecode_of_package_tests"] is wanted
+    assert _audit(tmp_path / "--compile-tests", tests=True)["bad"] == []
+    assert _audit(tmp_path / "--no-compile-tests", tests=True)["bad"] != []
 
 
 def test_checked_hash_mode(small_venv: Path, tmp_path: Path) -> None:
@@ -200,8 +219,9 @@ def test_sources_without_pycs_are_compiled_while_copying(
         run([str(small_venv_copy / "bin" / "python"), "-m", "py_compile", str(site / name)])
     source = load_source(small_venv_copy)
     plan = make_plan(source, PlanOptions())
-    early = {s.rel: s.read_from for s in early_sources(plan, source.base.lib_dest)}
+    early = {s.rel: s.read_from for s in early_sources(plan, source.base.lib_dest, False)}
     assert early[f"{LIB}/site-packages/fresh.py"] == site / "fresh.py"
+    assert not [rel for rel in early if "/cowsay/tests/" in rel]  # as exports do by default
     assert f"{LIB}/site-packages/cached.py" not in early
     assert f"{LIB}/site-packages/dotted.name.py" not in early  # its pyc is copied: no race
     assert all(rel.startswith(f"{LIB}/") and rel.endswith(".py") for rel in early)

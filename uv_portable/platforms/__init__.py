@@ -13,9 +13,8 @@ from typing import Protocol
 
 from uv_portable.errors import UsageError
 from uv_portable.model import Plan, SourceEnv
-from uv_portable.probe import ProbeRun
 from uv_portable.settings import PlanOptions, SandboxRequest
-from uv_portable.verification import Verified
+from uv_portable.verification import SourceBaseline, Verified
 
 
 class Platform(Protocol):
@@ -40,7 +39,7 @@ class Platform(Protocol):
         plan: Plan,
         options: PlanOptions,
         modules: Sequence[str],
-        source_run: Future[ProbeRun] | None,
+        source_run: Future[SourceBaseline] | None,
         sandbox: SandboxRequest = "auto",
     ) -> Verified:
         """Check the staged tree (and its imports against the source's, where they can run

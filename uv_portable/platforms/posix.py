@@ -11,10 +11,9 @@ from pathlib import Path
 from uv_portable.model import Plan, SourceEnv
 from uv_portable.patch import patch_binaries
 from uv_portable.plan import make_plan
-from uv_portable.probe import ProbeRun
 from uv_portable.settings import PlanOptions, SandboxRequest
 from uv_portable.source import load_source
-from uv_portable.verification import Verified, verify_export
+from uv_portable.verification import SourceBaseline, Verified, verify_export
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class PosixPlatform:
         plan: Plan,
         options: PlanOptions,
         modules: Sequence[str],
-        source_run: Future[ProbeRun] | None,
+        source_run: Future[SourceBaseline] | None,
         sandbox: SandboxRequest = "auto",
     ) -> Verified:
         """Static checks, then the imports against the source's."""

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uv_portable.model import Plan, SourceEnv, WriteFile
-from uv_portable.probe import ProbeRun
 from uv_portable.settings import PlanOptions, SandboxRequest
-from uv_portable.verification import Verified, raise_first_error
+from uv_portable.verification import SourceBaseline, Verified, raise_first_error
 from uv_portable.windows.detect import WindowsVenv, is_windows_venv, load_windows_venv
 from uv_portable.windows.plan import make_windows_plan
 from uv_portable.windows.verify import verify_windows_tree
@@ -52,7 +51,7 @@ class WindowsPlatform:
         plan: Plan,
         options: PlanOptions,
         modules: Sequence[str],
-        source_run: Future[ProbeRun] | None,
+        source_run: Future[SourceBaseline] | None,
         sandbox: SandboxRequest = "auto",
     ) -> Verified:
         """DLL imports, launchers, names and build-path leftovers of the staged tree."""
