@@ -31,7 +31,7 @@ from bench.startup import (
     unpack_public,
 )
 from tests.helpers import REPO, make_venv
-from uv_portable.source import load_source
+from uv_portable.source.venv import load_source
 
 Command = list[str] | str
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.pins import PIN_ARGS, RECOMPILE, frozen_names, unpinned
-from uv_portable.sandbox import sandbox_argv
+from uv_portable.prove.sandbox import sandbox_argv
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("UV_PORTABLE_TEST_CACHE", Path.home() / ".cache" / "uv-portable-tests"))

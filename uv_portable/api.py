@@ -17,40 +17,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uv_portable.archive import ArchiveSummary
-from uv_portable.baseline_cache import fingerprint
-from uv_portable.build import (
-    check_project,
-    create_project_venv,
-    find_project,
-    temporary_venv_dir,
-)
-from uv_portable.bytecode import CompileSummary, compile_copies, compile_export
-from uv_portable.check import check
-from uv_portable.check_report import CheckReport
-from uv_portable.destination import Destination
 from uv_portable.errors import RefusedError, io_error
-from uv_portable.extract import Caps
-from uv_portable.importcheck import modules_to_probe
 from uv_portable.interrupts import ThreadPool, deferred, take_received
-from uv_portable.manifest import (
+from uv_portable.model import CopyFile, Finding, Plan, WriteFile
+from uv_portable.platforms import Platform, load_platform
+from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.prove.baseline_cache import fingerprint
+from uv_portable.prove.check import check
+from uv_portable.prove.extract import Caps
+from uv_portable.prove.imports import modules_to_probe
+from uv_portable.prove.manifest import (
     SBOM_PATH,
     ExportFacts,
     build_manifest,
     dumps,
     write_document,
 )
-from uv_portable.materialize import materialize
-from uv_portable.model import CopyFile, Finding, Plan, WriteFile
-from uv_portable.oci import check_entrypoint
-from uv_portable.output import MANIFEST_PATH, staging_dir
-from uv_portable.platforms import Platform, load_platform
-from uv_portable.progress import ProgressFactory, progress_bar
-from uv_portable.pyc_cache import Cache, open_cache
-from uv_portable.sbom import make_sbom
+from uv_portable.prove.report import CheckReport
+from uv_portable.prove.sbom import make_sbom
+from uv_portable.prove.verification import SourceBaseline, Verified, source_imports
+from uv_portable.publish.archive import ArchiveSummary
+from uv_portable.publish.destination import Destination
+from uv_portable.publish.oci import check_entrypoint
+from uv_portable.publish.output import MANIFEST_PATH, staging_dir
 from uv_portable.settings import CompileOptions, PlanOptions, Settings
-from uv_portable.source import base_kind
-from uv_portable.verification import SourceBaseline, Verified, source_imports
+from uv_portable.source.project import (
+    check_project,
+    create_project_venv,
+    find_project,
+    temporary_venv_dir,
+)
+from uv_portable.source.venv import base_kind
+from uv_portable.write.bytecode import CompileSummary, compile_copies, compile_export
+from uv_portable.write.materialize import materialize
+from uv_portable.write.pyc_cache import Cache, open_cache
 
 Say = Callable[[str], None]
 

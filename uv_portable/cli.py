@@ -25,8 +25,10 @@ from uv_portable.cli_options import (
     DryRun,
     Entrypoint,
     Exclude,
+    Extra,
     Force,
     Format,
+    Group,
     InvalidationMode,
     KeepConfig,
     KeepTests,
@@ -34,6 +36,8 @@ from uv_portable.cli_options import (
     NoCache,
     NoProgress,
     NoVerify,
+    Output,
+    PythonRequest,
     Quiet,
     Sandbox,
     Sbom,
@@ -261,30 +265,11 @@ def build(
             show_default=False,
         ),
     ] = Path("."),
-    output: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="PATH",
-            help="Output folder or archive (overrides the config).",
-        ),
-    ] = None,
+    output: Output = None,
     target: Target = None,
-    python: Annotated[
-        Optional[str],
-        typer.Option("--python", metavar="VERSION", help="Python version request passed to uv."),
-    ] = None,
-    group: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--group", metavar="GROUP", help="Include this dependency group (repeatable)."
-        ),
-    ] = None,
-    extra: Annotated[
-        Optional[list[str]],
-        typer.Option("--extra", metavar="EXTRA", help="Include this extra (repeatable)."),
-    ] = None,
+    python: PythonRequest = None,
+    group: Group = None,
+    extra: Extra = None,
     fmt: Format = None,
     level: Level = None,
     threads: Threads = None,
@@ -314,7 +299,7 @@ def build(
     """Build the portable environment of a uv project, as configured in [tool.uv-portable]."""
     _ui.set(quiet, verbose, no_progress)
     from uv_portable import api
-    from uv_portable.build import find_project
+    from uv_portable.source.project import find_project
 
     found = find_project(project)
     flags = _ExportFlags(
@@ -451,7 +436,7 @@ app.add_typer(cache_app, name="cache", short_help="Show or clean the cache of py
 
 
 def _cache_root(option: Optional[Path]) -> Path:
-    from uv_portable.pyc_cache import cache_root
+    from uv_portable.write.pyc_cache import cache_root
 
     return cache_root(option)
 
@@ -468,7 +453,7 @@ def cache_size_command(
     human: Annotated[bool, typer.Option("--human", "-H", help="In MB, with a file count.")] = False,
 ) -> None:
     """Print the cache's size in bytes."""
-    from uv_portable.pyc_cache import usage
+    from uv_portable.write.pyc_cache import usage
 
     files, total = usage(_cache_root(cache_dir))
     print(f"{total / 1e6:.1f} MB in {files} files" if human else total)
@@ -477,7 +462,7 @@ def cache_size_command(
 @cache_app.command("clean", short_help="Remove every entry of the cache.")
 def cache_clean_command(cache_dir: CacheDir = None) -> None:
     """Remove every entry of the cache."""
-    from uv_portable.pyc_cache import clean
+    from uv_portable.write.pyc_cache import clean
 
     root = _cache_root(cache_dir)
     files, total = clean(root)

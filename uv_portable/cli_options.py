@@ -167,3 +167,21 @@ CacheDir = Annotated[
     ),
 ]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+Output = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--output", "-o", metavar="PATH", help="Output folder or archive (overrides the config)."
+    ),
+]
+PythonRequest = Annotated[
+    Optional[str],
+    typer.Option("--python", metavar="VERSION", help="Python version request passed to uv."),
+]
+Group = Annotated[
+    Optional[list[str]],
+    typer.Option("--group", metavar="GROUP", help="Include this dependency group (repeatable)."),
+]
+Extra = Annotated[
+    Optional[list[str]],
+    typer.Option("--extra", metavar="EXTRA", help="Include this extra (repeatable)."),
+]

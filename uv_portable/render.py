@@ -14,9 +14,9 @@ from uv_portable.exits import say
 
 if TYPE_CHECKING:
     from uv_portable.api import ExportResult
-    from uv_portable.check_report import CheckReport
     from uv_portable.model import Plan
     from uv_portable.progress import ProgressFactory
+    from uv_portable.prove.report import CheckReport
     from uv_portable.settings import Settings
 
 

@@ -13,12 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from uv_portable.errors import UsageError
-from uv_portable.formats import BY_NAME, FORMAT_NAMES, FormatError, check_level, resolve_format
 from uv_portable.glibc_version import GlibcVersion
-from uv_portable.spark import guard_spark_format, parse_spark_version
+from uv_portable.publish.formats import (
+    BY_NAME,
+    FORMAT_NAMES,
+    FormatError,
+    check_level,
+    resolve_format,
+)
+from uv_portable.publish.spark import guard_spark_format, parse_spark_version
 
 if TYPE_CHECKING:
-    from uv_portable.pyc_cache import Cache
+    from uv_portable.write.pyc_cache import Cache
 
 INVALIDATION_MODES = ("unchecked-hash", "checked-hash")
 # How the export's verifying run (and `check --run`) hides the host's Python.

@@ -47,7 +47,7 @@ def _files(tree: Path) -> set[str]:
 
 def _cold_run(archive: Path, dest: Path) -> dict[str, object]:
     """Unpack, then import MODULES as nobody from a read-only mount, host Python hidden."""
-    from uv_portable.sandbox import sandbox_argv
+    from uv_portable.prove.sandbox import sandbox_argv
 
     dest.mkdir()
     run(["tar", "-xf", str(archive), "-C", str(dest)])

@@ -18,7 +18,7 @@ from tests.helpers import (
     run_sandboxed,
     tree_digest,
 )
-from uv_portable.verify import verify_tree
+from uv_portable.prove.static import verify_tree
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import cli, debian_root, make_venv, run_sandboxed
-from uv_portable.sandbox import hidden_python_paths
-from uv_portable.scripts import trampoline
+from uv_portable.plan.scripts import trampoline
+from uv_portable.prove.sandbox import hidden_python_paths
 
 pytestmark = pytest.mark.e2e
 DEBIAN_PYTHON = "/usr/bin/python3.11"

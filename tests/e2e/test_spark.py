@@ -26,7 +26,7 @@ import pytest
 
 from tests.helpers import CACHE, cli, make_venv, run
 from tests.spark_cases import FORMATS, OUTCOMES, SPARKS, Spark
-from uv_portable.sandbox import hidden_python_paths
+from uv_portable.prove.sandbox import hidden_python_paths
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.helpers import CACHE, cli, managed_install_dir, run, uv, uv_env
-from uv_portable.sandbox import sandbox_argv
+from uv_portable.prove.sandbox import sandbox_argv
 
 HEAVY_CACHE = CACHE / "heavy"
 RUNNER = Path(__file__).with_name("runner.py")

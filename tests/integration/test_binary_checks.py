@@ -11,10 +11,10 @@ from pathlib import Path
 from tests.helpers import as_aarch64, cli, compile_so, with_exec_stack
 from tests.integration.test_bad_input import assert_clean_failure, assert_nothing_written
 from uv_portable.binaries.elf import read_elf
-from uv_portable.glibc import needed_glibc
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.plan import PlanOptions, make_plan
-from uv_portable.source import load_source
+from uv_portable.prove.glibc import needed_glibc
+from uv_portable.source.venv import load_source
 
 REFUSED = 5
 # The smallest Mach-O a macOS wheel could leave behind: a 64-bit arm64 dylib header.

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import WITHOUT_DAC, cli, run, tree_digest
-from uv_portable.bytecode import CompileOptions, compile_export
-from uv_portable.source import load_source
+from uv_portable.source.venv import load_source
+from uv_portable.write.bytecode import CompileOptions, compile_export
 
 LIB = "lib/python3.12"
 # Run by the exported interpreter: every .py without a valid hash-based plain pyc (outside
@@ -166,7 +166,7 @@ def test_another_platform_without_interpreter_is_a_note(
 ) -> None:
     import dataclasses
 
-    from uv_portable import bytecode
+    from uv_portable.write import bytecode
 
     base = dataclasses.replace(load_source(small_venv).base, platform="macos")
     monkeypatch.setattr(bytecode, "host_interpreter", lambda base: None)
@@ -208,8 +208,8 @@ def test_sources_without_pycs_are_compiled_while_copying(
 ) -> None:
     """early_sources picks the copies of .py files no pyc of the source comes with; the export
     compiles those from the source while it copies, and the rest after, each exactly once."""
-    from uv_portable.bytecode import early_sources
     from uv_portable.plan import PlanOptions, make_plan
+    from uv_portable.write.bytecode import early_sources
 
     site = small_venv_copy / LIB / "site-packages"
     (site / "fresh.py").write_text("A = 1\n")
@@ -238,9 +238,9 @@ def test_sources_without_pycs_are_compiled_while_copying(
 def test_early_pycs_serve_the_source_imports(small_venv_copy: Path, tmp_path: Path) -> None:
     """The early pass links each pyc where the source venv's verification imports (run with
     a scratch sys.pycache_prefix) look for it; those imports use it as it is."""
-    from uv_portable.bytecode import compile_copies
     from uv_portable.plan import PlanOptions, make_plan
-    from uv_portable.probe import probe_interpreter
+    from uv_portable.prove.probe import probe_interpreter
+    from uv_portable.write.bytecode import compile_copies
 
     site = small_venv_copy / LIB / "site-packages"
     (site / "fresh.py").write_text("A = 1\n")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, WITHOUT_DAC, cli, make_venv
-from uv_portable.bytecode import CompileOptions, Source, compile_tree, in_package_tests
-from uv_portable.pyc_cache import Cache, evict, usage
-from uv_portable.source import load_source
+from uv_portable.source.venv import load_source
+from uv_portable.write.bytecode import CompileOptions, Source, compile_tree, in_package_tests
+from uv_portable.write.pyc_cache import Cache, evict, usage
 
 LIB = "lib/python3.12"
 

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from tests.helpers import cli
-from uv_portable.source import load_source
+from uv_portable.source.venv import load_source
 
 
 def _inodes(root: Path) -> dict[tuple[int, int], Path]:

@@ -59,7 +59,7 @@ def test_a_running_export_s_staging_is_left_alone(small_venv: Path, tmp_path: Pa
     """Only leftovers whose owner is gone are removed."""
     mine = tmp_path / f".env.{os.getpid()}-00000000-abcd.uv-portable-tmp"
     mine.mkdir()
-    from uv_portable.output import remove_stale, temp_path
+    from uv_portable.publish.output import remove_stale, temp_path
 
     ours = temp_path(tmp_path / "env")
     ours.mkdir()

@@ -17,8 +17,8 @@ from uv_portable.binaries.compat import (
     macho_in_linux_finding,
 )
 from uv_portable.binaries.elf import ElfInfo, read_elf, read_elf_pyelftools
-from uv_portable.glibc import highest_symbol_versions
 from uv_portable.glibc_version import GlibcVersion
+from uv_portable.prove.glibc import highest_symbol_versions
 
 X86_64 = Arch(64, "EM_X86_64")
 LIB = ElfInfo(64, "EM_X86_64", True, None, (), None, None, (("libc.so.6", "GLIBC_2.34"),))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from uv_portable.distributions import parse_entry_points
+from uv_portable.source.distributions import parse_entry_points
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ HEAVY = (
     "zlib_ng",
     "uv_portable.cli",
     "uv_portable.api",
-    "uv_portable.archive",
+    "uv_portable.publish.archive",
     "uv_portable.binaries.elf",
     "uv_portable.binaries.macho",
     "uv_portable.plan",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from uv_portable import fastcopy
-from uv_portable.fastcopy import copy_file
+from uv_portable.write import fastcopy
+from uv_portable.write.fastcopy import copy_file
 
 
 @pytest.fixture(autouse=True)

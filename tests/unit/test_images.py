@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from uv_portable.destination import check_image_options
 from uv_portable.errors import ToolError, UsageError
-from uv_portable.formats import BY_NAME, FormatError, check_level, resolve_format
-from uv_portable.oci import (
+from uv_portable.publish.destination import check_image_options
+from uv_portable.publish.formats import BY_NAME, FormatError, check_level, resolve_format
+from uv_portable.publish.oci import (
     CREATED,
     EMPTY,
     EMPTY_TYPE,
@@ -24,8 +24,8 @@ from uv_portable.oci import (
     rfc3339,
     sbom_manifest,
 )
+from uv_portable.publish.squashfs import Entry, mksquashfs_argv, parse_listing, unsafe_entries
 from uv_portable.settings import ArchiveOptions
-from uv_portable.squashfs import Entry, mksquashfs_argv, parse_listing, unsafe_entries
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from uv_portable.binaries.policy import (
     library_data,
 )
 from uv_portable.errors import UsageError
-from uv_portable.glibc import needed_glibc, parse_target_glibc, too_new
 from uv_portable.glibc_version import GlibcVersion
+from uv_portable.prove.glibc import needed_glibc, parse_target_glibc, too_new
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from uv_portable.binaries.policy import find_library_data, library_data
-from uv_portable.bytecode import host_interpreter
 from uv_portable.model import CopyFile, Interpreter, MakeSymlink, WriteFile
 from uv_portable.plan import make_plan
-from uv_portable.scripts import PYTHON_NAME
-from uv_portable.source import gil_disabled, is_free_threaded, load_source
+from uv_portable.plan.scripts import PYTHON_NAME
+from uv_portable.source.venv import gil_disabled, is_free_threaded, load_source
 from uv_portable.windows.detect import base_files
 from uv_portable.windows.launchers import INTERPRETER_EXE, interpreter_name
+from uv_portable.write.bytecode import host_interpreter
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from uv_portable.errors import OutputError
-from uv_portable.materialize import materialize, safe_dest
 from uv_portable.model import CopyFile, MakeSymlink, Plan, WriteFile
 from uv_portable.plan import PlanOptions, make_plan
-from uv_portable.source import load_source
+from uv_portable.source.venv import load_source
+from uv_portable.write.materialize import materialize, safe_dest
 
 ELF = Path("/bin/true").resolve()
 
@@ -227,8 +227,8 @@ def test_only_python_scripts_get_the_relocatable_header(tmp_path: Path) -> None:
 
 
 def test_script_verification_compares_with_the_source(tmp_path: Path) -> None:
-    from uv_portable.scripts import trampoline
-    from uv_portable.verification import script_findings
+    from uv_portable.plan.scripts import trampoline
+    from uv_portable.prove.verification import script_findings
 
     _, venv = _scripts_venv(tmp_path)
     plan = make_plan(load_source(venv))

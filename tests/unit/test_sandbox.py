@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from uv_portable import sandbox
 from uv_portable.errors import ToolError
-from uv_portable.sandbox import Sandbox, choose_sandbox, sandbox_failure
+from uv_portable.prove import sandbox
+from uv_portable.prove.sandbox import Sandbox, choose_sandbox, sandbox_failure
 from uv_portable.settings import SandboxRequest
 
 ENOSPC = (

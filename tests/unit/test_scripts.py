@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import _pyenv_version, run
-from uv_portable.scripts import (
+from uv_portable.plan.scripts import (
     _SELF_SH,
     Shebang,
     parse_pyvenv_cfg,
@@ -271,8 +271,8 @@ def test_relocate_pth(text: str, new: str | None, outside: list[str]) -> None:
 )
 def test_check_rewords_export_advice_for_its_own_trees(hint: str, reworded: bool) -> None:
     """Issue 19: `check` told users to "export with uv-portable" about its own archives."""
-    from uv_portable.check import reword_for_export
     from uv_portable.model import Finding
+    from uv_portable.prove.check import reword_for_export
 
     [found] = reword_for_export([Finding("error", "x", "bin/x", "msg", hint)], "0.1.0")
     assert (found.hint != hint) is reworded

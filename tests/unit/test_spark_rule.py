@@ -1,4 +1,4 @@
-"""The Spark format guard (uv_portable/spark.py): the rule as a table, and the rule against
+"""The Spark format guard (uv_portable/publish/spark.py): the rule as a table, and the rule against
 what the Spark matrix measured (tests/spark_cases.py)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 
 from tests.spark_cases import FORMATS, OUTCOMES, SPARKS, Spark, works
 from uv_portable.errors import UsageError
-from uv_portable.formats import resolve_format
-from uv_portable.spark import guard_spark_format, parse_spark_version, spark_advice
+from uv_portable.publish.formats import resolve_format
+from uv_portable.publish.spark import guard_spark_format, parse_spark_version, spark_advice
 
 NONE, WARN, REFUSE = "none", "warn", "refuse"
 

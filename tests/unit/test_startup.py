@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from uv_portable.startup import decode, entry_points, is_entry_point, startup_findings
+from uv_portable.source.startup import decode, entry_points, is_entry_point, startup_findings
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import REPO, cli, make_venv
 from tests.integration.test_macos import make_mac_tree
 from tests.windows.fixtures import WinVenv
-from uv_portable.output import _HOST
+from uv_portable.publish.output import _HOST
 
 PLATFORMS = ["linux", "macos", "windows"]
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from uv_portable.binaries.elf import ElfInfo
 from uv_portable.findings import finding
-from uv_portable.glibc import needed_glibc
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import Finding
+from uv_portable.prove.glibc import needed_glibc
 
 # What the loader does with a library whose PT_GNU_STACK asks for an executable stack.
 EXEC_STACK_CONSEQUENCE = (

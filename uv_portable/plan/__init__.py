@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from uv_portable.binaries import BinaryFormatError
 from uv_portable.errors import SourceError, io_error
-from uv_portable.glibc import highest_symbol_versions
 from uv_portable.model import Action, Plan, SourceEnv
 from uv_portable.plan.base import plan_base
 from uv_portable.plan.elf import plan_elf
 from uv_portable.plan.macho import plan_macho
 from uv_portable.plan.state import PlanState
 from uv_portable.plan.venv import plan_venv
+from uv_portable.prove.glibc import highest_symbol_versions
 from uv_portable.settings import PlanOptions
 
 __all__ = ["PlanOptions", "make_plan"]

@@ -11,9 +11,9 @@ from uv_portable.errors import SourceError
 from uv_portable.model import CopyFile, MakeSymlink, WriteFile
 from uv_portable.plan.elf import find_base_library, read
 from uv_portable.plan.macho import plan_macos_libpython
+from uv_portable.plan.scripts import relocate_sysconfigdata, sysconfig_prefix
 from uv_portable.plan.state import SYSTEM_PREFIXES, PlanState
 from uv_portable.plan.tree import add_tree
-from uv_portable.scripts import relocate_sysconfigdata, sysconfig_prefix
 
 # Test suites of the standard library (relative to lib/pythonX.Y), left out by default.
 STDLIB_TEST_DIRS = frozenset(

@@ -23,11 +23,11 @@ from uv_portable.binaries.libs import (
     tree_closure,
 )
 from uv_portable.binaries.policy import find_library_data, library_data
-from uv_portable.glibc import needed_glibc, too_new
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import CopyFile, SetSearchPath
 from uv_portable.plan.state import PlanState
 from uv_portable.plan.tree import add_tree
+from uv_portable.prove.glibc import needed_glibc, too_new
 from uv_portable.runpath import Relocated, expand_origin, map_into, origin_relative, relocate
 
 _ELF_HINT = "reinstall the package that ships it, or report it to uv-portable"

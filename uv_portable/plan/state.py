@@ -14,7 +14,6 @@ from typing import Literal
 from uv_portable.binaries.elf import is_elf
 from uv_portable.binaries.macho import is_macho
 from uv_portable.binaries.policy import missing_finding
-from uv_portable.distributions import owners, read_distributions
 from uv_portable.findings import Code, finding
 from uv_portable.glibc_version import GlibcVersion
 from uv_portable.model import (
@@ -29,6 +28,7 @@ from uv_portable.model import (
 )
 from uv_portable.runpath import is_within
 from uv_portable.settings import PlanOptions
+from uv_portable.source.distributions import owners, read_distributions
 
 # Where an output file comes from: the base interpreter, the venv, or a bundled host library.
 Origin = Literal["base", "venv", "bundle"]

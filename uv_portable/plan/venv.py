@@ -11,19 +11,19 @@ from pathlib import Path
 from uv_portable import __version__
 from uv_portable.binaries.elf import ELF_MAGIC
 from uv_portable.binaries.macho import MACHO_MAGICS
-from uv_portable.distributions import editable_finding
 from uv_portable.model import CopyFile, SourceEnv, WriteFile
-from uv_portable.plan.state import PlanState
-from uv_portable.plan.tree import add_entries
-from uv_portable.runpath import map_into
-from uv_portable.scripts import (
+from uv_portable.plan.scripts import (
     PYTHON_NAME,
     portable_pyvenv_cfg,
     relocate_activate,
     relocate_pth,
     rewrite_shebang,
 )
-from uv_portable.startup import startup_findings
+from uv_portable.plan.state import PlanState
+from uv_portable.plan.tree import add_entries
+from uv_portable.runpath import map_into
+from uv_portable.source.distributions import editable_finding
+from uv_portable.source.startup import startup_findings
 
 VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
 

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from uv_portable.errors import UsageError
 from uv_portable.model import Plan, SourceEnv
+from uv_portable.prove.verification import SourceBaseline, Verified
 from uv_portable.settings import PlanOptions, SandboxRequest
-from uv_portable.verification import SourceBaseline, Verified
 
 
 class Platform(Protocol):

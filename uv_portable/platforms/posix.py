@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uv_portable.model import Plan, SourceEnv
-from uv_portable.patch import patch_binaries
 from uv_portable.plan import make_plan
+from uv_portable.prove.verification import SourceBaseline, Verified, verify_export
 from uv_portable.settings import PlanOptions, SandboxRequest
-from uv_portable.source import load_source
-from uv_portable.verification import SourceBaseline, Verified, verify_export
+from uv_portable.source.venv import load_source
+from uv_portable.write.patch import patch_binaries
 
 
 @dataclass(frozen=True)

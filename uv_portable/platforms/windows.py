@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uv_portable.model import Plan, SourceEnv, WriteFile
+from uv_portable.prove.verification import SourceBaseline, Verified, raise_first_error
 from uv_portable.settings import PlanOptions, SandboxRequest
-from uv_portable.verification import SourceBaseline, Verified, raise_first_error
 from uv_portable.windows.detect import WindowsVenv, is_windows_venv, load_windows_venv
 from uv_portable.windows.plan import make_windows_plan
 from uv_portable.windows.verify import verify_windows_tree

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uv_portable.check_report import CheckReport
 from uv_portable.errors import ToolError
 from uv_portable.findings import finding
-from uv_portable.importcheck import STDLIB_MODULES
-from uv_portable.manifest import ManifestError, compare_files, load_manifest
 from uv_portable.model import Finding
-from uv_portable.output import MANIFEST_PATH
-from uv_portable.probe import ImportResult, Isolation, ProbeRun
+from uv_portable.prove.imports import STDLIB_MODULES
+from uv_portable.prove.manifest import ManifestError, compare_files, load_manifest
+from uv_portable.prove.probe import ImportResult, Isolation, ProbeRun
+from uv_portable.prove.report import CheckReport
+from uv_portable.publish.output import MANIFEST_PATH
 from uv_portable.windows.verify import verify_windows_tree
 from uv_portable.windows.wine import default_prefix, run_windows, wine, wine_session, winpath
 

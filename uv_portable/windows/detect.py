@@ -9,7 +9,7 @@ from pathlib import Path
 
 from uv_portable.errors import SourceError, UsageError
 from uv_portable.model import Interpreter, SourceEnv
-from uv_portable.source import read_cpython_cfg
+from uv_portable.source.venv import read_cpython_cfg
 from uv_portable.windows.pe import PeFormatError, read_pe
 
 MIN_VERSION = (3, 9)

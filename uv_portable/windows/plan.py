@@ -10,13 +10,13 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uv_portable.distributions import read_distributions
 from uv_portable.errors import io_error
 from uv_portable.findings import finding
 from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFile
 from uv_portable.plan import PlanOptions
-from uv_portable.scripts import relocate_activate, relocate_pth
-from uv_portable.startup import startup_findings
+from uv_portable.plan.scripts import relocate_activate, relocate_pth
+from uv_portable.source.distributions import read_distributions
+from uv_portable.source.startup import startup_findings
 from uv_portable.windows.detect import WindowsVenv
 from uv_portable.windows.dlls import resolve_imports
 from uv_portable.windows.launchers import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from uv_portable.findings import finding
 from uv_portable.model import Finding
-from uv_portable.scripts import parse_pyvenv_cfg, pth_path_lines
+from uv_portable.plan.scripts import parse_pyvenv_cfg, pth_path_lines
 from uv_portable.windows.dlls import resolve_imports
 from uv_portable.windows.launchers import LauncherError, read_launcher
 from uv_portable.windows.names import check_names

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from uv_portable import __version__
-from uv_portable.archive import Progress, write_archive, write_tar_stream
 from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.elf import read_elf
 from uv_portable.errors import UsageError, io_error
-from uv_portable.manifest import SBOM_PATH, sha256_of
 from uv_portable.model import CopyFile, MakeSymlink, Plan, WriteFile
-from uv_portable.output import MANIFEST_PATH, publish, temp_path
+from uv_portable.prove.manifest import SBOM_PATH, sha256_of
+from uv_portable.publish.archive import Progress, write_archive, write_tar_stream
+from uv_portable.publish.output import MANIFEST_PATH, publish, temp_path
 from uv_portable.settings import ArchiveOptions
 
 LAYOUT_VERSION = "1.0.0"

@@ -15,7 +15,7 @@ from pathlib import Path
 from uv_portable.errors import UsageError
 from uv_portable.findings import finding
 from uv_portable.model import Finding
-from uv_portable.output import MANIFEST_PATH
+from uv_portable.publish.output import MANIFEST_PATH
 
 # Archive extraction caps (zip bombs); ``--max-extract-size`` / ``--max-members`` raise them.
 MAX_EXTRACT_BYTES = 32 * 1024**3

@@ -16,12 +16,12 @@ import zlib
 from pathlib import Path
 from typing import IO, Any
 
-from uv_portable.extract import Caps, extract_tar
 from uv_portable.findings import Code, finding
-from uv_portable.manifest import SBOM_PATH, sha256_of
 from uv_portable.model import Finding
-from uv_portable.oci import ARCROOT, FILE_MANIFEST, MANIFEST_TYPE, SBOM_DIGEST
-from uv_portable.output import MANIFEST_PATH
+from uv_portable.prove.extract import Caps, extract_tar
+from uv_portable.prove.manifest import SBOM_PATH, sha256_of
+from uv_portable.publish.oci import ARCROOT, FILE_MANIFEST, MANIFEST_TYPE, SBOM_DIGEST
+from uv_portable.publish.output import MANIFEST_PATH
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_JSON = 4 * 1024**2  # a manifest, config or index larger than this is not ours

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from uv_portable.manifest import dumps
+from uv_portable.prove.manifest import dumps
 
 SPEC_VERSION = "1.5"
 

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from uv_portable.errors import OutputError, io_error
-from uv_portable.fastcopy import copy_file
 from uv_portable.interrupts import ThreadPool
 from uv_portable.model import (
     CopyFile,
@@ -20,6 +19,7 @@ from uv_portable.model import (
     SetSearchPath,
     WriteFile,
 )
+from uv_portable.write.fastcopy import copy_file
 
 Progress = Callable[[int], None]  # called with bytes done since the last call
 BATCH = 64  # files per copy task

@@ -9,8 +9,8 @@ from pathlib import Path
 from uv_portable.binaries.macho import MACHO_MAGICS
 from uv_portable.errors import OutputError, SourceError
 from uv_portable.model import Interpreter, SourceEnv
+from uv_portable.plan.scripts import parse_pyvenv_cfg
 from uv_portable.process import run_capture
-from uv_portable.scripts import parse_pyvenv_cfg
 
 MIN_VERSION = (3, 9)
 _HINT_CREATE = "create it with `uv venv --relocatable` and install into it with `uv pip install`"

@@ -8,13 +8,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from uv_portable.archive import ArchiveSummary, write_archive
 from uv_portable.errors import UsageError
-from uv_portable.oci import write_oci
-from uv_portable.output import check_output_location, publish, remove_stale
 from uv_portable.progress import ProgressFactory, progress_bar
+from uv_portable.publish.archive import ArchiveSummary, write_archive
+from uv_portable.publish.oci import write_oci
+from uv_portable.publish.output import check_output_location, publish, remove_stale
+from uv_portable.publish.squashfs import check_squashfs_options, write_squashfs
 from uv_portable.settings import ArchiveOptions, Settings
-from uv_portable.squashfs import check_squashfs_options, write_squashfs
 
 
 @dataclass(frozen=True)

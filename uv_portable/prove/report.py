@@ -8,7 +8,7 @@ from typing import Any
 from uv_portable.errors import ToolError
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding, finding_json, symbol_versions_json
-from uv_portable.probe import ProbeRun
+from uv_portable.prove.probe import ProbeRun
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ import os
 from collections.abc import Sequence
 
 from uv_portable import __version__
-from uv_portable.importcheck import ImportBaseline
 from uv_portable.model import CopyFile, Plan, SourceEnv
-from uv_portable.probe import ProbeRun, module_timeout
-from uv_portable.pyc_cache import Cache
+from uv_portable.prove.imports import ImportBaseline
+from uv_portable.prove.probe import ProbeRun, module_timeout
+from uv_portable.write.pyc_cache import Cache
 
 FORMAT = "uv-portable import baseline 1"
 _ENV = ("LD_LIBRARY_PATH", "LD_PRELOAD", "DYLD_LIBRARY_PATH", "DYLD_FALLBACK_LIBRARY_PATH")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from uv_portable.errors import ToolError
 from uv_portable.process import run_capture
-from uv_portable.sandbox import (
+from uv_portable.prove.sandbox import (
     UNSHARE_SETUP_FAILED,
     choose_sandbox,
     sandbox_argv,

@@ -22,21 +22,21 @@ from uv_portable.binaries.macho import (
     is_macho,
 )
 from uv_portable.binaries.policy import host_requirement, unresolved_finding
-from uv_portable.distributions import editable_url, owners, read_distributions
 from uv_portable.findings import Code, finding
-from uv_portable.glibc import highest_symbol_versions, needed_glibc
 from uv_portable.glibc_version import GlibcVersion, floor_of
 from uv_portable.model import Finding
-from uv_portable.runpath import expand_origin, is_within
-from uv_portable.scripts import (
+from uv_portable.plan.scripts import (
     PYTHON_NAME,
     parse_pyvenv_cfg,
     parse_shebang,
     pth_path_lines,
     sysconfig_prefix,
 )
-from uv_portable.startup import startup_findings
-from uv_portable.verify_macho import macho_findings
+from uv_portable.prove.glibc import highest_symbol_versions, needed_glibc
+from uv_portable.prove.static_macho import macho_findings
+from uv_portable.runpath import expand_origin, is_within
+from uv_portable.source.distributions import editable_url, owners, read_distributions
+from uv_portable.source.startup import startup_findings
 
 # Interpreters a script may name absolutely: present on every Linux/macOS host.
 SYSTEM_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/sh", "/usr/bin/bash")

@@ -16,10 +16,10 @@ from uv_portable import __version__
 from uv_portable.findings import finding
 from uv_portable.interrupts import ThreadPool
 from uv_portable.model import Finding, Plan
-from uv_portable.ospkg import os_packages
-from uv_portable.output import MANIFEST_PATH
-from uv_portable.source import base_kind
-from uv_portable.verify import walk
+from uv_portable.prove.ospkg import os_packages
+from uv_portable.prove.static import walk
+from uv_portable.publish.output import MANIFEST_PATH
+from uv_portable.source.venv import base_kind
 
 SBOM_PATH = "share/uv-portable/sbom.cdx.json"
 FORMAT = 1

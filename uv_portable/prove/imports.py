@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from uv_portable.distributions import entry_point_targets, importable_modules
 from uv_portable.findings import Code, finding
 from uv_portable.model import Distribution, Finding
-from uv_portable.probe import ProbeRun
+from uv_portable.prove.probe import ProbeRun
+from uv_portable.source.distributions import entry_point_targets, importable_modules
 
 # Extension modules of the standard library that need shared libraries: the first to break
 # when an interpreter is moved without them.

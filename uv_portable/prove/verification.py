@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from uv_portable import baseline_cache
-from uv_portable.distributions import module_owners
 from uv_portable.errors import VerifyError
 from uv_portable.findings import finding
-from uv_portable.importcheck import ImportBaseline, baseline_of, compare
 from uv_portable.model import CopyFile, Finding, Plan, WriteFile
+from uv_portable.plan.scripts import Shebang, parse_shebang
 from uv_portable.plan.venv import is_build_python
-from uv_portable.probe import IsolationRequest, probe_interpreter, probe_tree
-from uv_portable.pyc_cache import Cache
-from uv_portable.scripts import Shebang, parse_shebang
-from uv_portable.verify import verify_tree
+from uv_portable.prove import baseline_cache
+from uv_portable.prove.imports import ImportBaseline, baseline_of, compare
+from uv_portable.prove.probe import IsolationRequest, probe_interpreter, probe_tree
+from uv_portable.prove.static import verify_tree
+from uv_portable.source.distributions import module_owners
+from uv_portable.write.pyc_cache import Cache
 
 
 @dataclass(frozen=True)

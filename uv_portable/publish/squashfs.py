@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 from uv_portable.errors import ToolError, UsageError
 from uv_portable.findings import finding
-from uv_portable.formats import BY_NAME
 from uv_portable.model import Finding
-from uv_portable.output import atomic_file
 from uv_portable.process import run_capture, run_tool
+from uv_portable.publish.formats import BY_NAME
+from uv_portable.publish.output import atomic_file
 from uv_portable.settings import ArchiveOptions
 
 COMPRESSORS = {"squashfs": "zstd", "squashfs-gzip": "gzip"}  # format -> mksquashfs -comp
 if TYPE_CHECKING:
-    from uv_portable.extract import Caps
+    from uv_portable.prove.extract import Caps
 
 _PACKAGE_HINT = "install Debian's squashfs-tools (apt-get install squashfs-tools)"
 _ROOT = "squashfs-root"  # how unsquashfs -lln names the image's root
@@ -110,7 +110,7 @@ def parse_listing(text: str) -> list[Entry]:
 
 def unsafe_entries(entries: list[Entry]) -> list[Finding]:
     """Special files, and links that point outside the image: not extracted, reported."""
-    from uv_portable.extract import link_escapes
+    from uv_portable.prove.extract import link_escapes
 
     findings = []
     for e in entries:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import IO, BinaryIO, Literal, cast
 
 from uv_portable.errors import io_error
-from uv_portable.formats import BY_NAME
-from uv_portable.output import atomic_file
+from uv_portable.publish.formats import BY_NAME
+from uv_portable.publish.output import atomic_file
 from uv_portable.settings import ZIP_EPOCH, ArchiveOptions
 
 Progress = Callable[[int], None]

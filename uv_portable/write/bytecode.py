@@ -21,8 +21,8 @@ from uv_portable.interrupts import ThreadPool
 from uv_portable.model import CopyFile, Interpreter, Plan
 from uv_portable.process import run_capture
 from uv_portable.progress import ProgressFactory, progress_bar
-from uv_portable.pyc_cache import evict
 from uv_portable.settings import CompileOptions
+from uv_portable.write.pyc_cache import evict
 
 # Files per worker process. Each batch gets a fresh process: marshal's output can depend on
 # what the process compiled before (pyc_worker removes that on 3.9-3.11; on 3.12 and 3.13 a

@@ -8,8 +8,8 @@ from uv_portable.binaries import BinaryFormatError
 from uv_portable.binaries.macho import rewrite_macho
 from uv_portable.binaries.patchelf import set_search_path
 from uv_portable.errors import RefusedError
-from uv_portable.materialize import safe_dest
 from uv_portable.model import Plan, SetMachO, SetSearchPath
+from uv_portable.write.materialize import safe_dest
 
 
 def patch_binaries(plan: Plan, root: Path) -> tuple[int, list[str]]:

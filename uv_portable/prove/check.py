@@ -16,31 +16,31 @@ from pathlib import Path
 
 from uv_portable import __version__
 from uv_portable.binaries.policy import missing_finding
-from uv_portable.check_report import CheckReport
-from uv_portable.distributions import module_owners, read_distributions
 from uv_portable.errors import ToolError, UsageError
-from uv_portable.extract import NO_CAPS_GIVEN, Caps, export_root, extract_tar, extract_zip
 from uv_portable.findings import finding
-from uv_portable.formats import FormatError, resolve_format
-from uv_portable.glibc import parse_target_glibc, too_new
-from uv_portable.importcheck import (
+from uv_portable.model import Finding, MissingLibrary
+from uv_portable.prove.extract import NO_CAPS_GIVEN, Caps, export_root, extract_tar, extract_zip
+from uv_portable.prove.glibc import parse_target_glibc, too_new
+from uv_portable.prove.imports import (
     STDLIB_MODULES,
     ImportBaseline,
     compare,
     judge_without_baseline,
     modules_to_probe,
 )
-from uv_portable.manifest import (
+from uv_portable.prove.manifest import (
     Manifest,
     ManifestError,
     compare_files,
     load_manifest,
 )
-from uv_portable.model import Finding, MissingLibrary
-from uv_portable.output import MANIFEST_PATH
-from uv_portable.probe import IsolationRequest, ProbeRun, probe_tree
-from uv_portable.spark import ZIP_NOTE
-from uv_portable.verify import verify_tree
+from uv_portable.prove.probe import IsolationRequest, ProbeRun, probe_tree
+from uv_portable.prove.report import CheckReport
+from uv_portable.prove.static import verify_tree
+from uv_portable.publish.formats import FormatError, resolve_format
+from uv_portable.publish.output import MANIFEST_PATH
+from uv_portable.publish.spark import ZIP_NOTE
+from uv_portable.source.distributions import module_owners, read_distributions
 
 
 def _archive_format(path: Path) -> str:
@@ -55,11 +55,11 @@ def extract_safely(archive: Path, dest: Path, caps: Caps = NO_CAPS_GIVEN) -> lis
     and refusing archives that expand past the caps."""
     fmt = _archive_format(archive)
     if archive.is_dir() or fmt in ("oci", "oci.tar"):  # issue 21: read-only images
-        from uv_portable.oci_read import extract_image
+        from uv_portable.prove.oci_read import extract_image
 
         return extract_image(archive, dest, caps)
     if fmt in ("squashfs", "squashfs-gzip"):
-        from uv_portable.squashfs import extract_squashfs
+        from uv_portable.publish.squashfs import extract_squashfs
 
         return extract_squashfs(archive, dest, caps)
     findings: list[Finding] = []

@@ -1,0 +1,1 @@
+"""Prove: see docs/how-it-works.md (Code layout)."""

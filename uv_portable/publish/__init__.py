@@ -1,0 +1,1 @@
+"""Publish: see docs/how-it-works.md (Code layout)."""

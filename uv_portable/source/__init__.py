@@ -1,0 +1,1 @@
+"""Source: see docs/how-it-works.md (Code layout)."""

@@ -1,0 +1,1 @@
+"""Write: see docs/how-it-works.md (Code layout)."""
