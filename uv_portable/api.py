@@ -397,9 +397,10 @@ def plan_build(
     """What `build --dry-run` checks: the project, its groups and extras, and the output, as a
     real build would before running uv; writes nothing."""
     project = find_project(project)
-    check_project(project, settings)
     out = build_output(project, settings, output)
-    return Destination.of(project / ".venv", out, settings, force=force)
+    destination = Destination.of(project / ".venv", out, settings, force=force)
+    check_project(project, settings)
+    return destination
 
 
 def build_output(project: Path, settings: Settings, output: Path | None) -> Path:

@@ -187,7 +187,7 @@ CATALOGUE: dict[str, Kind] = {
     "no-interpreter": Kind("error"),
     "no-stdlib": Kind("error"),
     "not-an-interpreter": Kind("error"),
-    "not-elf": Kind("warning", "remove it from the venv, or leave it out with --exclude"),
+    "not-elf": Kind("error", "remove it from the venv, or leave it out with --exclude"),
     "optional-library-absent": Kind("warning"),
     "pth-not-utf8": Kind("warning", "ask its maintainers to write .pth files as UTF-8 (PEP 829)"),
     "pyc-extra": Kind("info"),

@@ -269,4 +269,4 @@ def test_a_pyc_does_not_depend_on_what_its_batch_compiled_before(
     ],
 )
 def test_package_test_folders(rel: str, expected: bool) -> None:
-    assert in_package_tests(rel, "python3.12") is expected
+    assert in_package_tests(rel, "lib/python3.12") is expected

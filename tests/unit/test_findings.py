@@ -30,7 +30,7 @@ def test_no_finding_is_made_outside_the_catalogue() -> None:
 def test_severity_and_hint_come_from_the_catalogue() -> None:
     made = finding("absolute-pth", "x.pth", "adds /abs")
     assert (made.severity, made.hint) == ("error", CATALOGUE["absolute-pth"].hint)
-    assert finding("not-elf", "lib/x.so", "not ELF").severity == "warning"
+    assert finding("not-elf", "lib/x.so", "not ELF").severity == "error"
     assert finding("dangling-symlink", "a", "b").severity == "warning"
     assert finding("unresolved-dll", "a.pyd", "b", hint="own").hint == "own"
 
