@@ -150,7 +150,7 @@ def export(
     stale = destination.prepare()
     if stale:
         emit(f"removed {stale} leftover(s) of earlier exports that were killed")
-    for note in (*destination.warnings, *plan.notes):
+    for note in (*destination.warnings, *platform.format_notes(destination.format), *plan.notes):
         emit(note)
     store = open_cache(cache, emit) if cache is not None else None
     job = _Job(platform, plan, destination, settings, verify, emit, progress, store)

@@ -29,6 +29,10 @@ class Platform(Protocol):
         """Every decision of the export; writes nothing."""
         ...
 
+    def format_notes(self, fmt: str) -> tuple[str, ...]:
+        """What the user should know about writing this platform's export as fmt."""
+        ...
+
     def patch(self, plan: Plan, root: Path) -> tuple[int, list[str]]:
         """Apply the plan's binary edits to the staged tree: how many files, and notes."""
         ...

@@ -31,6 +31,10 @@ class PosixPlatform:
         """The merged-prefix plan."""
         return make_plan(self.source, options)
 
+    def format_notes(self, fmt: str) -> tuple[str, ...]:
+        """Nothing to add: every format unpacks on Linux and macOS."""
+        return ()
+
     def patch(self, plan: Plan, root: Path) -> tuple[int, list[str]]:
         """RUNPATHs, install names, ad-hoc signatures."""
         return patch_binaries(plan, root)

@@ -38,6 +38,12 @@ class WindowsPlatform:
         """The installed-CPython plan; launchers are rewritten as planned writes."""
         return make_windows_plan(self.venv, options)
 
+    def format_notes(self, fmt: str) -> tuple[str, ...]:
+        """Windows unpacks .zip by itself; a tar needs extra tools there."""
+        if fmt in ("dir", "zip"):
+            return ()
+        return ("tip: .zip is the archive format Windows unpacks without extra tools",)
+
     def patch(self, plan: Plan, root: Path) -> tuple[int, list[str]]:
         """Nothing left to patch: the retargeted launchers were written by the plan."""
         launchers = sum(
