@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import struct
 import subprocess
@@ -354,3 +355,20 @@ def run_sandboxed(
     """Run argv in the sandbox and return what it did (never raises on a failing command)."""
     command = sandbox_argv(tree, mount_at, argv, rootfs=rootfs, binds=binds, env=env)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def on_small_tmpfs(
+    folder: Path, size: str, args: Sequence[str], after: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`uv-portable ARGS` with a tmpfs of `size` mounted on folder, in a private mount
+    namespace (as root), then the shell line `after` (e.g. `ls -A folder`); whatever the end."""
+    command = shlex.join([sys.executable, "-m", "uv_portable", *args])
+    script = f"mount -t tmpfs -o size={size} none {shlex.quote(str(folder))} && {command}"
+    script += f"; echo rc=$?; {after}" if after else ""
+    return subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, WITHOUT_DAC, cli, pip_install, tree_digest, uv_env
+from tests.helpers import REPO, WITHOUT_DAC, cli, on_small_tmpfs, pip_install, tree_digest, uv_env
 
 USAGE, SOURCE, REFUSED, IO, INTERRUPTED = 2, 4, 5, 6, 130
 
@@ -176,18 +176,8 @@ def test_unreadable_file_in_source(small_venv_copy: Path, tmp_path: Path) -> Non
 def test_disk_full_leaves_nothing(small_venv: Path, tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
-    script = (
-        f"mount -t tmpfs -o size=8m none {disk} && "
-        f"{sys.executable} -m uv_portable export {small_venv} {disk}/out; "
-        f"echo rc=$?; ls -A {disk}"
-    )
-    proc = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    export = ["export", str(small_venv), f"{disk}/out"]
+    proc = on_small_tmpfs(disk, "8m", export, after=f"ls -A {disk}")
     assert f"rc={IO}" in proc.stdout, (proc.stdout, proc.stderr)
     assert proc.stdout.strip().endswith(f"rc={IO}"), "files were left on the full disk"
     assert "no space left" in proc.stderr

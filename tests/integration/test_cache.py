@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, WITHOUT_DAC, cli, make_venv
+from tests.helpers import REPO, WITHOUT_DAC, cli, make_venv, on_small_tmpfs
 from uv_portable.source.venv import load_source
 from uv_portable.write.bytecode import CompileOptions, Source, compile_tree, in_package_tests
 from uv_portable.write.pyc_cache import Cache, evict, usage
@@ -141,17 +141,8 @@ def test_a_full_cache_stops_storing_with_one_line(
     full = tmp_path / "full"
     full.mkdir()
     out = tmp_path / "f.tar"
-    script = (
-        f"mount -t tmpfs -o size=12k none {full} && exec {sys.executable} -m uv_portable "
-        f"export {small_venv} {out} --no-verify --cache-dir {full}"
-    )
-    proc = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    export = ["export", str(small_venv), str(out), "--no-verify", "--cache-dir", str(full)]
+    proc = on_small_tmpfs(full, "12k", export)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == reference
     assert proc.stderr.count("not written to") == 1, proc.stderr

@@ -5,15 +5,13 @@ Windows made by Windows uv under Wine); the exports themselves run on this Linux
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, cli, make_venv
+from tests.helpers import cli, make_venv, on_small_tmpfs
 from tests.integration.test_macos import make_mac_tree
 from tests.windows.fixtures import WinVenv
 from uv_portable.publish.output import _HOST
@@ -140,19 +138,7 @@ def test_full_disk_is_exit_6(venvs: dict[str, Venv], tmp_path: Path, platform: s
     venv = venvs[platform]
     disk = tmp_path / "disk"
     disk.mkdir()
-    args = " ".join(venv.args)
-    script = (
-        f"mount -t tmpfs -o size=4m none {disk} && "
-        f"{sys.executable} -m uv_portable export {venv.path} {disk}/out {args}; "
-        f"echo rc=$?; ls -A {disk}"
-    )
-    proc = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-        env={**os.environ},
-    )
+    export = ["export", str(venv.path), f"{disk}/out", *venv.args]
+    proc = on_small_tmpfs(disk, "4m", export, after=f"ls -A {disk}")
     assert proc.stdout.strip().endswith("rc=6"), (proc.stdout, proc.stderr)
     assert "no space left" in proc.stderr and "Traceback" not in proc.stderr

@@ -23,7 +23,7 @@ from uv_portable.plan.state import PlanState
 from uv_portable.plan.tree import add_entries
 from uv_portable.runpath import map_into
 from uv_portable.source.distributions import editable_finding
-from uv_portable.source.startup import startup_findings
+from uv_portable.source.startup import site_files
 
 VENV_DROPPED = frozenset({"pyvenv.cfg", "CACHEDIR.TAG", ".gitignore", ".lock"})
 
@@ -131,12 +131,9 @@ def _check_site_packages(state: PlanState) -> None:
         mapped = map_into(posixpath.normpath(entry), state.roots)
         return None if mapped is None else posixpath.relpath(mapped, state.out(dest_site))
 
-    for start in sorted(site.glob("*.start")):  # PEP 829: entry points, no paths to move
-        state.findings += startup_findings(f"{dest_site}/{start.name}", start.read_bytes())
-    for pth in sorted(site.glob("*.pth")):
-        data = pth.read_bytes()
-        state.findings += startup_findings(f"{dest_site}/{pth.name}", data)
-        text = data.decode("utf-8", errors="surrogateescape")
+    findings, pths = site_files(site, dest_site)
+    state.findings += findings
+    for pth, text in pths:
         new, outside = relocate_pth(text, lambda e: e.startswith("/"), relative)
         for entry in [] if editable else outside:  # an editable install says it better
             state.finding(

@@ -9,6 +9,7 @@ A ``.start`` file lists ``pkg.mod:callable`` entry points; when ``name.start`` e
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from uv_portable.findings import finding
 from uv_portable.model import Finding
@@ -71,3 +72,17 @@ def startup_findings(rel: str, data: bytes) -> list[Finding]:
         for line in entry_points(text)
         if not is_entry_point(line)
     ]
+
+
+def site_files(site: Path, dest_site: str) -> tuple[list[Finding], list[tuple[Path, str]]]:
+    """A site-packages' start-up files as an export sees them: the findings of its .start and
+    .pth files (at their place in the export), and each .pth with its text, to relocate."""
+    findings: list[Finding] = []
+    for start in sorted(site.glob("*.start")):  # PEP 829: entry points, no paths to move
+        findings += startup_findings(f"{dest_site}/{start.name}", start.read_bytes())
+    pths: list[tuple[Path, str]] = []
+    for pth in sorted(site.glob("*.pth")):
+        data = pth.read_bytes()
+        findings += startup_findings(f"{dest_site}/{pth.name}", data)
+        pths.append((pth, data.decode("utf-8", errors="surrogateescape")))
+    return findings, pths

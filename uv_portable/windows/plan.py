@@ -16,7 +16,7 @@ from uv_portable.model import Action, CopyFile, Finding, MakeDir, Plan, WriteFil
 from uv_portable.plan import PlanOptions
 from uv_portable.plan.scripts import relocate_activate, relocate_pth
 from uv_portable.source.distributions import read_distributions
-from uv_portable.source.startup import startup_findings
+from uv_portable.source.startup import site_files
 from uv_portable.windows.detect import WindowsVenv
 from uv_portable.windows.dlls import resolve_imports
 from uv_portable.windows.launchers import (
@@ -119,12 +119,9 @@ def _relative_entry(state: _State, entry: str) -> str | None:
 
 def _plan_pth(state: _State) -> None:
     site = state.venv.source.path / "Lib" / "site-packages"
-    for start in sorted(site.glob("*.start")):  # PEP 829: entry points, no paths to move
-        state.findings += startup_findings(f"{SITE}/{start.name}", start.read_bytes())
-    for pth in sorted(site.glob("*.pth")):
-        data = pth.read_bytes()
-        state.findings += startup_findings(f"{SITE}/{pth.name}", data)
-        text = data.decode("utf-8", errors="surrogateescape")
+    findings, pths = site_files(site, SITE)
+    state.findings += findings
+    for pth, text in pths:
         new, outside = relocate_pth(
             text,
             lambda e: ntpath.isabs(e) or e.startswith(_WIN_ABS),
