@@ -47,7 +47,12 @@ def install() -> None:
 @contextlib.contextmanager
 def deferred(*, raise_after: bool = False) -> Iterator[None]:
     """A section that signals do not interrupt (publishing, cleanup, starting a thread); they
-    are remembered, and with ``raise_after`` raised as Interrupted once the section is over."""
+    are remembered, and with ``raise_after`` raised as Interrupted once the section is over.
+    Only the main thread's sections count: Python runs signal handlers there alone, so a worker
+    thread's section must neither hold a signal back from the main thread nor raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _state.deferring += 1
     try:
         yield
